@@ -1,0 +1,3 @@
+"""wganbench: a reproducibility benchmark for GAN training objectives."""
+
+__version__ = "0.1.0"

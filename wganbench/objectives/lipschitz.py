@@ -1,0 +1,113 @@
+"""Lipschitz methods for the critic: weight clipping, gradient penalty, spectral normalisation.
+
+A method may wrap the critic once (``prepare``), add a penalty to each critic loss (``penalty``),
+act after each critic optimiser step (``after_critic_step``), and say which normalisation the
+critic may use (``critic_norm``: gradient penalties are per-sample, so batch norm is out).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from ..registry import ConfigError, Registry
+from .losses import Batch, Loss
+
+
+class LipschitzMethod:
+    critic_norm: str | None = None  # None: no constraint on the critic's normalisation
+
+    def prepare(self, critic: nn.Module) -> nn.Module:
+        return critic
+
+    def penalty(self, loss: Loss, critic: nn.Module, batch: Batch, rng: torch.Generator) -> torch.Tensor | None:
+        return None
+
+    def after_critic_step(self, critic: nn.Module) -> None:
+        pass
+
+
+LIPSCHITZ: Registry[type[LipschitzMethod]] = Registry("Lipschitz method", allow_import_path=True)
+
+
+@LIPSCHITZ.register("clip")
+class WeightClipping(LipschitzMethod):
+    """Clamp every critic parameter to [-c, c] after each critic step (WGAN algorithm 1).
+
+    Choice recorded (REFERENCES.md 7.5): the official code clamps before each step instead; the
+    two differ only in whether the generator sees weights one RMSProp step outside the box.
+    """
+
+    def __init__(self, c: float = 0.01) -> None:
+        self.c = float(c)
+
+    def after_critic_step(self, critic: nn.Module) -> None:
+        with torch.no_grad():
+            for parameter in critic.parameters():
+                parameter.clamp_(-self.c, self.c)
+
+
+@LIPSCHITZ.register("gradient_penalty")
+class GradientPenalty(LipschitzMethod):
+    """WGAN-GP: weight * E[(||grad_x f(x_hat)|| - center)^2] on x_hat = eps x + (1 - eps) x_fake,
+    one eps ~ U[0, 1] per sample; ``one_sided`` penalises only norms above ``center``."""
+
+    critic_norm = "layer"
+
+    def __init__(self, weight: float = 10.0, center: float = 1.0, one_sided: bool = False) -> None:
+        self.weight, self.center, self.one_sided = float(weight), float(center), bool(one_sided)
+
+    def penalty(self, loss: Loss, critic: nn.Module, batch: Batch, rng: torch.Generator) -> torch.Tensor:
+        real, fake = batch.real, batch.fake.detach()
+        eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=rng).to(real.device)
+        x_hat = (eps * real + (1.0 - eps) * fake).requires_grad_(True)
+        values = loss.critic_value(critic, x_hat, batch)
+        (grad,) = torch.autograd.grad(values.sum(), x_hat, create_graph=True)
+        excess = grad.flatten(1).norm(dim=1) - self.center
+        if self.one_sided:
+            excess = excess.clamp(min=0.0)
+        return self.weight * (excess**2).mean()
+
+
+@LIPSCHITZ.register("spectral_norm")
+class SpectralNorm(LipschitzMethod):
+    """Miyato et al.: every critic conv/linear weight divided by its largest singular value,
+    estimated with ``power_iterations`` rounds of power iteration that persist across steps."""
+
+    critic_norm = "none"
+
+    def __init__(self, power_iterations: int = 1) -> None:
+        self.power_iterations = int(power_iterations)
+
+    def prepare(self, critic: nn.Module) -> nn.Module:
+        for module in list(critic.modules()):
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                spectral_norm(module, n_power_iterations=self.power_iterations)
+        return critic
+
+
+def build_lipschitz(spec: None | str | dict) -> list[LipschitzMethod]:
+    """``None``, ``"spectral_norm"``, ``{"clip": 0.01}``, ``{"gradient_penalty": {"weight": 10}}``,
+    or several keys at once -> the list of methods."""
+    if spec is None:
+        return []
+    items = {spec: {}}.items() if isinstance(spec, str) else spec.items()
+    methods = []
+    for name, params in items:
+        cls = LIPSCHITZ.get(name, key="lipschitz")
+        if params is True or params is None:
+            params = {}
+        try:
+            methods.append(cls(**params) if isinstance(params, dict) else cls(params))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"config key 'lipschitz.{name}': bad parameters {params!r}: {exc}") from None
+    return methods
+
+
+def critic_norm_for(methods: list[LipschitzMethod]) -> str | None:
+    """The normalisation the Lipschitz methods require of the critic, if any."""
+    required = {m.critic_norm for m in methods if m.critic_norm is not None}
+    if len(required) > 1:
+        return "none"
+    return required.pop() if required else None

@@ -1,0 +1,234 @@
+"""Train one grid cell. The whole loop reads top to bottom in ``train``; helpers below it.
+
+Reproducibility: every random draw comes from (a) ``torch.manual_seed(seed)`` for the initial
+weights, (b) one CPU ``torch.Generator`` for noise and penalty interpolation, whose state is
+checkpointed, and (c) data batches that are a pure function of (seed, batch index). So a resumed
+run replays exactly what an uninterrupted run would have done.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from . import provenance
+from .data import is_toy, load_dataset
+from .models import build_critic, build_generator
+from .objectives import Batch, Objective, build_objective, build_optimizer
+from .registry import ConfigError
+from .rundir import COMPLETED, DIVERGED, RunDir, write_json
+from .sample_plot import image_grid_png, scatter_png
+
+# keys that do not change what a run computes: a checkpoint written under other values resumes
+RESUME_INDEPENDENT = frozenset({"iterations", "checkpoint_every", "device", "threads", "workers"})
+
+
+class Diverged(Exception):
+    """Raised inside the loop when a loss is not finite or the critic output explodes."""
+
+
+def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | None = None) -> dict:
+    """Run (or resume) the cell ``cfg`` into ``out``; returns the status dict written."""
+    run = RunDir(out)
+    state = None if restart else run.load_checkpoint()
+    finished = None if restart else run.read_status()
+    if state is not None:
+        check_resumable(state["config"], cfg, run)
+    if finished and state is not None and state["iteration"] >= cfg["iterations"]:
+        return finished  # nothing to do: same cell already trained this far
+    if finished and finished["status"] == DIVERGED:
+        return finished  # the same cell diverges again, deterministically
+
+    device = pick_device(cfg["device"])
+    make_deterministic(cfg)
+    dataset = load_dataset(cfg["dataset"], image_size=cfg["image_size"], data_root=cfg["data_root"],
+                           workers=cfg["workers"])
+    shape = dataset.sample_shape
+    objective = build_objective(cfg)
+
+    torch.manual_seed(cfg["seed"])
+    generator = build_generator(cfg, shape).to(device)
+    critic = build_critic(cfg, shape, objective.loss.critic_outputs)
+    for method in objective.lipschitz:
+        critic = method.prepare(critic)
+    critic = critic.to(device)
+    opt_critic = build_optimizer(cfg["optimizer"], critic.parameters())
+    opt_generator = build_optimizer(cfg["generator_optimizer"] or cfg["optimizer"], generator.parameters())
+    rng = torch.Generator().manual_seed(cfg["seed"])
+    fixed_noise = torch.randn(cfg["sample_count"], cfg["nz"], generator=torch.Generator().manual_seed(10**6 + cfg["seed"]))
+    monitor = OutputMonitor(critic)
+
+    iteration, batches_used, log_rows, elapsed_before = 0, 0, [], 0.0
+    if state is not None:
+        generator.load_state_dict(state["generator"])
+        critic.load_state_dict(state["critic"])
+        opt_generator.load_state_dict(state["opt_generator"])
+        opt_critic.load_state_dict(state["opt_critic"])
+        rng.set_state(state["rng"])
+        iteration, batches_used = state["iteration"], state["batches_used"]
+        log_rows, elapsed_before = state["log"], state["wall_seconds"]
+
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config(cfg)
+    run.status.unlink(missing_ok=True)
+    record = {"versions": provenance.versions(), "git_commit": provenance.git_commit(),
+              **provenance.device_description(device), "start": provenance.now(),
+              "resumed_from_iteration": iteration}
+    write_json(run.provenance, record)
+    run.write_log(log_rows)  # drops rows logged after the checkpoint we resume from
+
+    data = dataset.batches(cfg["batch_size"], cfg["seed"], start=batches_used)
+    noise = lambda: torch.randn(cfg["batch_size"], cfg["nz"], generator=rng).to(device)  # noqa: E731
+    started = time.perf_counter()
+    bar = tqdm(total=cfg["iterations"], initial=iteration, desc=f"{cfg['objective']}/{cfg['arch']}",
+               disable=not (sys.stderr.isatty() if progress is None else progress), dynamic_ncols=True)
+    status, reason = COMPLETED, None
+    try:
+        while iteration < cfg["iterations"]:
+            # --- critic steps -------------------------------------------------------------------
+            critic.requires_grad_(True)
+            steps = objective.critic_steps(iteration)
+            for _ in range(steps):
+                real = next(data).to(device)
+                batches_used += 1
+                with torch.no_grad():
+                    fakes = [generator(noise()) for _ in range(objective.loss.fake_batches)]
+                batch = Batch(real, fakes)
+                monitor.reset()
+                critic_loss, estimate = objective.loss.critic_loss(critic, batch)
+                for method in objective.lipschitz:
+                    penalty = method.penalty(objective.loss, critic, batch, rng)
+                    if penalty is not None:
+                        critic_loss = critic_loss + penalty
+                opt_critic.zero_grad(set_to_none=True)
+                critic_loss.backward()
+                grad_norm = total_grad_norm(critic)
+                check_finite(iteration, critic_loss=critic_loss, critic_grad_norm=grad_norm)
+                monitor.check(iteration, cfg["divergence_bound"])
+                opt_critic.step()
+                for method in objective.lipschitz:
+                    method.after_critic_step(critic)
+
+            # --- generator step -----------------------------------------------------------------
+            critic.requires_grad_(False)
+            fakes = [generator(noise()) for _ in range(objective.loss.fake_batches)]
+            generator_loss = objective.loss.generator_loss(critic, Batch(real, fakes))
+            opt_generator.zero_grad(set_to_none=True)
+            generator_loss.backward()
+            check_finite(iteration, generator_loss=generator_loss)
+            opt_generator.step()
+            iteration += 1
+            bar.update(1)
+
+            # --- bookkeeping --------------------------------------------------------------------
+            wall = elapsed_before + time.perf_counter() - started
+            if iteration % cfg["log_every"] == 0 or iteration == cfg["iterations"]:
+                row = {"iteration": iteration, "critic_loss": float(critic_loss), "generator_loss":
+                       float(generator_loss), "distance_estimate": float(estimate),
+                       "critic_grad_norm": float(grad_norm), "critic_steps": steps, "wall_seconds": wall}
+                log_rows.append(row)
+                run.append_log(row)
+                bar.set_postfix(estimate=f"{float(estimate):.4g}")
+            if cfg["snapshot_every"] and iteration % cfg["snapshot_every"] == 0:
+                run.write_samples(draw_samples(generator, fixed_noise, device), iteration,
+                                  run.snapshot_path(iteration))
+            if iteration % cfg["checkpoint_every"] == 0 or iteration == cfg["iterations"]:
+                run.save_checkpoint({
+                    "config": cfg, "iteration": iteration, "batches_used": batches_used,
+                    "generator": generator.state_dict(), "critic": critic.state_dict(),
+                    "opt_generator": opt_generator.state_dict(), "opt_critic": opt_critic.state_dict(),
+                    "rng": rng.get_state(), "log": log_rows, "wall_seconds": wall})
+    except Diverged as exc:
+        status, reason = DIVERGED, str(exc)
+    finally:
+        bar.close()
+
+    samples = draw_samples(generator, fixed_noise, device)
+    run.write_samples(samples, iteration)
+    write_sample_figure(run, samples, dataset, cfg)
+    wall = elapsed_before + time.perf_counter() - started
+    write_json(run.provenance, {**record, "end": provenance.now(), "wall_seconds": wall})
+    run.write_status(status, iteration, reason)
+    return run.read_status()
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def pick_device(choice: str) -> torch.device:
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("config key 'device': cuda was asked for but torch sees no GPU; use 'auto' or 'cpu'")
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(choice)
+
+
+def make_deterministic(cfg: dict) -> None:
+    if cfg["threads"]:
+        torch.set_num_threads(cfg["threads"])
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def check_resumable(saved: dict, cfg: dict, run: RunDir) -> None:
+    for key in sorted(set(saved) | set(cfg)):
+        if key not in RESUME_INDEPENDENT and saved.get(key) != cfg.get(key):
+            raise ConfigError(
+                f"config key '{key}': {run.checkpoint} was written with {saved.get(key)!r}, not "
+                f"{cfg.get(key)!r}; use another --out or --restart to train from iteration 0")
+
+
+def check_finite(iteration: int, **values: torch.Tensor) -> None:
+    for name, value in values.items():
+        if not math.isfinite(float(value.detach())):
+            raise Diverged(f"{name} is {float(value)} at generator iteration {iteration + 1}")
+
+
+def total_grad_norm(module: nn.Module) -> torch.Tensor:
+    grads = [p.grad.detach().flatten() for p in module.parameters() if p.grad is not None]
+    return torch.cat(grads).norm() if grads else torch.zeros(())
+
+
+class OutputMonitor:
+    """Tracks the largest |critic output| of the current step through a forward hook, so the
+    divergence bound holds for every loss without the losses reporting their raw outputs."""
+
+    def __init__(self, critic: nn.Module) -> None:
+        self.largest = 0.0
+        critic.register_forward_hook(self._hook)
+
+    def _hook(self, module: nn.Module, inputs: object, output: torch.Tensor) -> None:
+        self.largest = max(self.largest, float(output.detach().abs().max()))
+
+    def reset(self) -> None:
+        self.largest = 0.0
+
+    def check(self, iteration: int, bound: float) -> None:
+        if not self.largest <= bound:  # also catches NaN
+            raise Diverged(f"critic output magnitude {self.largest:.4g} exceeds divergence_bound {bound:g} "
+                           f"at generator iteration {iteration + 1}")
+
+
+@torch.no_grad()
+def draw_samples(generator: nn.Module, fixed_noise: torch.Tensor, device: torch.device) -> np.ndarray:
+    """Samples from the fixed noise, with batch statistics of the whole fixed batch (as the WGAN
+    code draws its fixed-noise samples), on a copy so the model's running statistics stay put."""
+    copy_ = copy.deepcopy(generator).train()
+    return copy_(fixed_noise.to(device)).float().cpu().numpy()
+
+
+def write_sample_figure(run: RunDir, samples: np.ndarray, dataset: object, cfg: dict) -> None:
+    if is_toy(cfg["dataset"]):
+        real = dataset.reference("train", 2000).samples.numpy()  # type: ignore[attr-defined]
+        scatter_png(samples, real, run.samples_png, f"{cfg['objective']} / {cfg['dataset']}")
+    else:
+        image_grid_png(samples, run.samples_png)
