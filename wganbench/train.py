@@ -132,8 +132,8 @@ def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | No
             # --- bookkeeping --------------------------------------------------------------------
             wall = elapsed_before + time.perf_counter() - started
             if iteration % cfg["log_every"] == 0 or iteration == cfg["iterations"]:
-                row = {"iteration": iteration, "critic_loss": float(critic_loss), "generator_loss":
-                       float(generator_loss), "distance_estimate": float(estimate),
+                row = {"iteration": iteration, "critic_loss": float(critic_loss.detach()), "generator_loss":
+                       float(generator_loss.detach()), "distance_estimate": float(estimate),
                        "critic_grad_norm": float(grad_norm), "critic_steps": steps, "wall_seconds": wall}
                 log_rows.append(row)
                 run.append_log(row)

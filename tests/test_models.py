@@ -1,0 +1,71 @@
+"""Architectures: the WGAN paper's parameter counts and output shapes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from wganbench.models import build_critic, build_generator, count_parameters
+
+BASE = {"nz": 100, "ngf": 64, "ndf": 64, "mlp_hidden": 512, "critic_norm": "batch", "critic": "dcgan"}
+
+
+def conv_weights(module: nn.Module) -> int:
+    return sum(m.weight.numel() for m in module.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)))
+
+
+def test_dcgan_64_matches_the_official_code_counts() -> None:
+    shape = (3, 64, 64)
+    generator = build_generator({**BASE, "arch": "dcgan"}, shape)
+    critic = build_critic(BASE, shape)
+    # REFERENCES.md 1.2: DCGAN_G 3,574,784 weights (+1,920 BN); DCGAN_D 2,763,776 (+1,792 BN)
+    assert conv_weights(generator) == 3_574_784
+    assert count_parameters(generator) == 3_574_784 + 1_920
+    assert conv_weights(critic) == 2_763_776
+    assert count_parameters(critic) == 2_763_776 + 1_792
+    assert not any(getattr(m, "bias", None) is not None for m in generator.modules() if isinstance(m, nn.ConvTranspose2d))
+
+
+def test_constant_filter_generator_is_an_order_of_magnitude_smaller_without_batch_norm() -> None:
+    shape = (3, 64, 64)
+    nobn = build_generator({**BASE, "arch": "dcgan-nobn"}, shape)
+    dcgan = build_generator({**BASE, "arch": "dcgan"}, shape)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in nobn.modules())
+    widths = {m.out_channels for m in nobn.modules() if isinstance(m, nn.ConvTranspose2d)}
+    assert widths == {64, 3}
+    assert 10 < count_parameters(dcgan) / count_parameters(nobn) < 15
+
+
+@pytest.mark.parametrize("size", [16, 32, 64])
+@pytest.mark.parametrize("arch", ["dcgan", "dcgan-nobn", "mlp"])
+def test_image_shapes(arch: str, size: int) -> None:
+    shape = (1, size, size)
+    generator = build_generator({**BASE, "arch": arch, "ngf": 8, "ndf": 8, "mlp_hidden": 16}, shape)
+    x = generator(torch.randn(4, 100))
+    assert x.shape == (4, 1, size, size) and float(x.detach().abs().max()) <= 1.0
+    for critic_name, norm in (("dcgan", "batch"), ("dcgan", "layer"), ("dcgan-nobn", "batch"), ("mlp", "none")):
+        critic = build_critic({**BASE, "critic": critic_name, "critic_norm": norm, "ndf": 8, "mlp_hidden": 16}, shape, 3)
+        assert critic(x).shape == (4, 3)
+
+
+def test_mlp_generator_has_four_hidden_layers_of_512_and_toy_nets_three() -> None:
+    image = build_generator({**BASE, "arch": "mlp"}, (3, 64, 64))
+    assert [m.out_features for m in image.modules() if isinstance(m, nn.Linear)] == [512] * 4 + [3 * 64 * 64]
+    toy_g = build_generator({**BASE, "arch": "mlp", "nz": 2}, (2,))
+    toy_d = build_critic({**BASE, "critic": "mlp"}, (2,))
+    assert [m.out_features for m in toy_g.modules() if isinstance(m, nn.Linear)] == [512, 512, 512, 2]
+    assert [m.out_features for m in toy_d.modules() if isinstance(m, nn.Linear)] == [512, 512, 512, 1]
+    assert toy_g(torch.randn(7, 2)).shape == (7, 2)
+
+
+def test_gradient_penalty_critic_uses_layer_norm_not_batch_norm() -> None:
+    from wganbench.config import resolve_cell
+
+    cfg = resolve_cell({"objective": "wgan-gp", "arch": "dcgan", "dataset": "digits", "iterations": 1})
+    assert cfg["critic_norm"] == "layer"
+    critic = build_critic(cfg, (1, 32, 32))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in critic.modules())
+    assert any(isinstance(m, nn.GroupNorm) and m.num_groups == 1 for m in critic.modules())
+    wgan = resolve_cell({"objective": "wgan", "arch": "dcgan", "dataset": "digits", "iterations": 1})
+    assert wgan["critic_norm"] == "batch"

@@ -1,0 +1,164 @@
+"""The training engine: deterministic, resumable after SIGKILL, failures recorded as data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from wganbench.config import parse_overrides, resolve_cell
+from wganbench.rundir import RunDir
+from wganbench.train import train
+
+TOY = {"objective": "wgan-gp", "arch": "mlp", "dataset": "8gaussians", "iterations": 40, "seed": 3}
+TOY_SETS = ["log_every=1", "checkpoint_every=4", "mlp_hidden=64", "batch_size=64", "sample_count=256", "threads=1"]
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wganbench.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def train_args(cell: dict, out: Path, sets: list[str]) -> list[str]:
+    args = ["train", "--out", str(out)]
+    for key in ("objective", "arch", "dataset", "iterations", "seed"):
+        args += [f"--{key}", str(cell[key])]
+    for item in sets:
+        args += ["--set", item]
+    return args
+
+
+def log_without_wall_time(path: Path) -> list[list[str]]:
+    with path.open() as handle:
+        rows = list(csv.reader(handle))
+    wall = rows[0].index("wall_seconds")
+    return [row[:wall] + row[wall + 1:] for row in rows]
+
+
+def samples(path: Path) -> np.ndarray:
+    with np.load(path / "samples.npz") as data:
+        return data["samples"]
+
+
+def test_same_cell_gives_identical_logs_and_samples(tmp_path: Path) -> None:
+    cfg = resolve_cell({**TOY, "iterations": 12}, overrides=parse_overrides(TOY_SETS))
+    for name in ("a", "b"):
+        assert train(cfg, tmp_path / name)["status"] == "completed"
+    assert (tmp_path / "a" / "log.csv").read_bytes() != b""
+    assert log_without_wall_time(tmp_path / "a" / "log.csv") == log_without_wall_time(tmp_path / "b" / "log.csv")
+    assert np.array_equal(samples(tmp_path / "a"), samples(tmp_path / "b"))
+    assert samples(tmp_path / "a").shape == (256, 2)
+    other = resolve_cell({**TOY, "iterations": 12, "seed": 4}, overrides=parse_overrides(TOY_SETS))
+    train(other, tmp_path / "c")
+    assert not np.array_equal(samples(tmp_path / "a"), samples(tmp_path / "c"))
+
+
+def test_run_folder_records_config_provenance_and_status(tmp_path: Path) -> None:
+    cfg = resolve_cell({**TOY, "iterations": 4}, overrides=parse_overrides(TOY_SETS))
+    train(cfg, tmp_path)
+    run = RunDir(tmp_path)
+    assert run.read_config() == cfg
+    record = json.loads(run.provenance.read_text())
+    assert record["versions"]["torch"] == torch.__version__.split("+")[0] or record["versions"]["torch"]
+    assert record["device"] == "cpu" and record["wall_seconds"] > 0 and "end" in record and "git_commit" in record
+    assert run.read_status() == {"status": "completed", "iterations": 4, "reason": None}
+    assert [int(r[0]) for r in log_without_wall_time(run.log)[1:]] == [1, 2, 3, 4]
+    assert run.samples_png.stat().st_size > 1000
+    state = torch.load(run.checkpoint, weights_only=True)
+    assert state["iteration"] == 4
+
+
+def test_sigkill_at_any_point_then_rerun_gives_the_uninterrupted_result(tmp_path: Path) -> None:
+    reference = tmp_path / "reference"
+    assert cli(*train_args(TOY, reference, TOY_SETS)).returncode == 0
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "wganbench.cli", *train_args(TOY, killed, TOY_SETS)]
+    for kill_after_rows in (6, 23):  # once mid-interval, once after resuming
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 240
+        log = killed / "log.csv"
+        while time.time() < deadline and process.poll() is None:
+            if log.exists() and len(log.read_text().splitlines()) > kill_after_rows:
+                break
+            time.sleep(0.02)
+        assert process.poll() is None, "run ended before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert not (killed / "status.json").exists()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["status"] == "completed"
+    assert np.array_equal(samples(reference), samples(killed))
+    assert log_without_wall_time(reference / "log.csv") == log_without_wall_time(killed / "log.csv")
+    provenance = json.loads((killed / "provenance.json").read_text())
+    assert provenance["resumed_from_iteration"] > 0
+
+
+def test_divergence_is_a_result_not_a_crash(tmp_path: Path) -> None:
+    result = cli(*train_args({**TOY, "objective": "lsgan", "iterations": 30}, tmp_path,
+                             TOY_SETS + ["optimizer.lr=1000", "divergence_bound=100"]))
+    assert result.returncode == 0, result.stderr
+    run = RunDir(tmp_path)
+    status = run.read_status()
+    assert status["status"] == "diverged" and status["iterations"] < 30
+    assert "at generator iteration" in status["reason"]
+    assert len(log_without_wall_time(run.log)) - 1 == status["iterations"]  # logs up to that point kept
+    assert run.samples.exists() and run.samples_png.exists()
+
+
+def test_corrupt_checkpoint_names_the_file_and_restart_recovers(tmp_path: Path) -> None:
+    cfg = resolve_cell({**TOY, "iterations": 4}, overrides=parse_overrides(TOY_SETS))
+    train(cfg, tmp_path)
+    (tmp_path / "status.json").unlink()
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    result = cli(*train_args({**TOY, "iterations": 4}, tmp_path, TOY_SETS))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert f"checkpoint {tmp_path / 'checkpoint.pt'} is unreadable" in result.stderr and "--restart" in result.stderr
+    result = cli(*train_args({**TOY, "iterations": 4}, tmp_path, TOY_SETS), "--restart")
+    assert result.returncode == 0 and RunDir(tmp_path).read_status()["status"] == "completed"
+
+
+def test_resuming_with_a_different_config_is_refused(tmp_path: Path) -> None:
+    cfg = resolve_cell({**TOY, "iterations": 4}, overrides=parse_overrides(TOY_SETS))
+    train(cfg, tmp_path)
+    changed = resolve_cell({**TOY, "iterations": 8}, overrides=parse_overrides(TOY_SETS + ["optimizer.lr=0.01"]))
+    with pytest.raises(Exception, match=r"config key 'optimizer'.*--restart"):
+        train(changed, tmp_path)
+    longer = resolve_cell({**TOY, "iterations": 8}, overrides=parse_overrides(TOY_SETS))
+    assert train(longer, tmp_path)["iterations"] == 8  # extending a finished run continues it
+
+
+OBJECTIVES = yaml.safe_load((Path(__file__).parents[1] / "wganbench" / "objectives" / "builtin.yaml").read_text())
+SMALL = ["ngf=8", "ndf=8", "mlp_hidden=32", "batch_size=8", "sample_count=16", "log_every=1", "threads=1"]
+
+
+@pytest.mark.parametrize("size", [16, 32])
+@pytest.mark.parametrize("arch", ["dcgan", "dcgan-nobn", "mlp"])
+def test_every_objective_trains_on_digits(tmp_path: Path, arch: str, size: int) -> None:
+    for objective in OBJECTIVES:
+        cfg = resolve_cell({"objective": objective, "arch": arch, "dataset": "digits", "iterations": 2},
+                           overrides=parse_overrides(SMALL + [f"image_size={size}"]))
+        status = train(cfg, tmp_path / objective)
+        assert status["status"] == "completed", (objective, status)
+        assert samples(tmp_path / objective).shape == (16, 1, size, size)
+
+
+@pytest.mark.parametrize("dataset", ["8gaussians", "25gaussians", "swissroll"])
+def test_every_objective_trains_on_toy_data(tmp_path: Path, dataset: str) -> None:
+    for objective in OBJECTIVES:
+        cfg = resolve_cell({"objective": objective, "arch": "mlp", "dataset": dataset, "iterations": 2},
+                           overrides=parse_overrides(SMALL + ["batch_size=32"]))
+        status = train(cfg, tmp_path / objective)
+        assert status["status"] == "completed", (objective, status)
+        assert np.isfinite(samples(tmp_path / objective)).all()
