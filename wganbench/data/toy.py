@@ -6,8 +6,6 @@ import math
 
 import numpy as np
 import torch
-from sklearn.datasets import make_swiss_roll
-
 from .base import DataSet, Reference, batch_generator, epoch_indices
 
 DATA_SEED = 1234  # fixes the finite data sets (25gaussians) and the evaluation references
@@ -63,6 +61,8 @@ class SwissRoll(DataSet):
     std = 0.25 / 7.5
 
     def sample(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        from sklearn.datasets import make_swiss_roll  # lazy: sklearn costs seconds to import
+
         seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
         points = make_swiss_roll(n_samples=count, noise=0.25, random_state=seed)[0][:, [0, 2]]
         return torch.as_tensor(points / 7.5, dtype=torch.float32)
