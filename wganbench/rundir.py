@@ -23,6 +23,8 @@ from .registry import ConfigError
 LOG_FIELDS = ["iteration", "critic_loss", "generator_loss", "distance_estimate", "critic_grad_norm",
               "critic_steps", "wall_seconds"]
 COMPLETED, DIVERGED = "completed", "diverged"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 class CheckpointError(ConfigError):
@@ -37,6 +39,7 @@ def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
