@@ -1,0 +1,114 @@
+"""`wganbench evaluate RUN_DIR`: a run folder's sample batches -> ``RUN_DIR/metrics.json``.
+
+The final batch (samples.npz) gives the top-level values; the batches saved at logged iterations
+(samples/iter_*.npz) give ``curves``. A batch that can't be measured (missing, NaN from a diverged
+run) gets every value marked unavailable with the reason. What may fail for lack of weights or
+labels is resolved before the first number is computed, and metrics.json is replaced atomically at
+the end, so a failed evaluation leaves the previous file as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..registry import ConfigError
+from ..rundir import DIVERGED, RunDir, write_json
+from .context import Context
+from .families import Family, families_for
+from .records import FORMAT, unavailable
+from .settings import resolve_settings
+
+Selection = list[tuple[Family, list[str]]]
+Loaded = tuple[torch.Tensor | None, int | None, str | None]  # samples, iteration, why not measurable
+
+
+class _Preparer:
+    """Resolves the families' extractors once, at the first batch that will be measured."""
+
+    def __init__(self, ctx: Context, families: Selection) -> None:
+        self.ctx, self.families, self.done = ctx, families, False
+
+    def __call__(self) -> None:
+        if not self.done:
+            for family, _ in self.families:
+                if family.prepare is not None:
+                    family.prepare(self.ctx)
+            self.done = True
+
+
+def _load(run: RunDir, path: Path, ctx: Context, status: Mapping[str, Any]) -> Loaded:
+    """(samples, iteration, None) for a batch that can be measured, else (None, iteration, reason)."""
+    diverged = f"; the run diverged: {status.get('reason')}" if status.get("status") == DIVERGED else ""
+    if not path.exists():
+        return None, None, f"no sample file {path.name} (the run has not finished, or crashed){diverged}"
+    samples, iteration = run.load_samples(path)
+    expected = tuple(ctx.dataset.sample_shape)
+    if samples.ndim != len(expected) + 1 or tuple(samples.shape[1:]) != expected:
+        needs = ", ".join(map(str, ("N", *expected)))
+        raise ConfigError(f"{path}: samples have shape {tuple(samples.shape)}, but data set "
+                          f"{ctx.dataset_name!r} at image size {ctx.image_size} needs ({needs})")
+    bad = int((~np.isfinite(samples)).reshape(len(samples), -1).any(axis=1).sum())
+    if bad:
+        return None, iteration, f"{bad} of {len(samples)} samples are not finite (NaN or inf){diverged}"
+    if len(samples) < 2:
+        return None, iteration, f"{len(samples)} sample(s) are too few to measure"
+    tensor = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    return (tensor.clamp(-1, 1) if ctx.dataset.kind == "image" else tensor), iteration, None
+
+
+def _subset(samples: torch.Tensor, count: int | None, seed: int) -> torch.Tensor:
+    """All samples, or a seeded subset of ``count`` (in file order) so reruns measure the same ones."""
+    if count is None or count >= len(samples):
+        return samples
+    chosen = np.sort(np.random.default_rng(seed).permutation(len(samples))[:count])
+    return samples[torch.from_numpy(chosen)]
+
+
+def evaluate_batch(ctx: Context, families: Selection, samples: torch.Tensor | None, iteration: int | None,
+                   reason: str | None, samples_file: str, prepare: _Preparer) -> dict[str, dict]:
+    """Every selected value of one sample batch (or every one marked unavailable, with ``reason``)."""
+    names = [name for family, selected in families for name in family.value_names(selected)]
+    if samples is None:
+        return {name: unavailable(reason or "no samples") for name in names}
+    prepare()
+    samples = _subset(samples, ctx.settings["generated_count"], ctx.settings["subset_seed"])
+    common = {"iteration": iteration, "samples_file": samples_file, "generated_count": len(samples),
+              "generated_subset_seed": ctx.settings["subset_seed"] if ctx.settings["generated_count"] else None,
+              "device": ctx.device.type}
+    found: dict[str, dict] = {}
+    for family, selected in families:
+        computed = family.compute(ctx, samples, selected, common)
+        found.update({name: computed[name] for name in family.value_names(selected)})
+    return found
+
+
+def evaluate_run(run_dir: str | Path, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Measure a run folder and write its metrics.json; returns what was written."""
+    settings = resolve_settings(settings)
+    run = RunDir(run_dir)
+    if not run.config.exists():
+        raise ConfigError(f"{run.path} is not a run folder (no config.yaml); pass the folder `wganbench train` wrote")
+    ctx = Context(run.read_config(), settings)
+    families = families_for(ctx.dataset.kind, settings["metrics"])
+    status = run.read_status() or {}
+    prepare = _Preparer(ctx, families)
+    result: dict[str, Any] = {
+        "format": FORMAT, "wganbench_version": __version__, "dataset": ctx.dataset_name,
+        "run_status": status.get("status"), "run_status_reason": status.get("reason"),
+    }
+    result.update(evaluate_batch(ctx, families, *_load(run, run.samples, ctx, status), run.samples.name, prepare))
+    if settings["curves"]:
+        result["curves"] = []
+        for path in run.snapshot_files():
+            samples, iteration, reason = _load(run, path, ctx, status)
+            point = evaluate_batch(ctx, families, samples, iteration, reason, f"samples/{path.name}", prepare)
+            result["curves"].append({"iteration": iteration, **point})
+        result["curves"].sort(key=lambda point: point["iteration"])
+    write_json(run.metrics, result)
+    return result

@@ -1,0 +1,84 @@
+"""Evaluation settings: the schema in ``wganbench/schemas`` is the one source of their defaults.
+
+The workflow config refers to the same file under its ``evaluation`` key, so `snakemake` and
+`wganbench evaluate` fill in the same defaults and refuse the same mistakes.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, ValidationError, validators
+
+from ..registry import ConfigError
+
+SCHEMA_FILE = "evaluation.schema.yaml"
+CONFIG_KEY = "evaluation"  # where the settings live in a workflow config file
+
+
+def schema_path() -> Path:
+    return Path(str(resources.files("wganbench") / "schemas" / SCHEMA_FILE))
+
+
+@cache
+def schema() -> dict:
+    return yaml.safe_load(schema_path().read_text())
+
+
+def _filling(validator_class: type) -> type:
+    """A validator that writes each missing property's ``default`` before checking the object."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def properties(validator: Any, props: dict, instance: Any, sub: dict) -> Iterator[ValidationError]:
+        if isinstance(instance, dict):
+            for name, prop in props.items():
+                if "default" in prop:
+                    instance.setdefault(name, copy.deepcopy(prop["default"]))
+        yield from check_properties(validator, props, instance, sub)
+
+    return validators.extend(validator_class, {"properties": properties})
+
+
+def resolve_settings(settings: Mapping[str, Any] | None = None,
+                     overrides: Mapping[str, Any] | None = None) -> dict:
+    """Validated settings with every default filled in; ``overrides`` are ``--set`` pairs."""
+    resolved = copy.deepcopy(dict(settings or {}))
+    for key, value in (overrides or {}).items():
+        resolved[key.removeprefix(f"{CONFIG_KEY}.")] = value
+    validator = _filling(Draft202012Validator)(schema())
+    errors = sorted(validator.iter_errors(resolved), key=lambda e: (len(e.absolute_path), e.message))
+    if errors:
+        raise ConfigError(_one_line(errors[0]))
+    return resolved
+
+
+def _one_line(error: ValidationError) -> str:
+    path = ".".join(str(part) for part in error.absolute_path)
+    message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+    if error.validator == "additionalProperties":  # name the unknown key itself, and the known ones
+        known = schema()["properties"]
+        path = min(set(error.instance) - set(known))
+        message = f"unknown setting; choose from {', '.join(known)}"
+    return f"config key '{CONFIG_KEY}{'.' + path if path else ''}': {message}"
+
+
+def read_settings_file(path: str | Path) -> dict:
+    """Settings from a YAML file: the settings mapping itself, or a workflow config (its ``evaluation:``)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"--settings-file {path} does not exist")
+    content = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(content, dict):
+        raise ConfigError(f"--settings-file {path}: expected a mapping of settings")
+    if isinstance(content.get(CONFIG_KEY), dict):
+        return dict(content[CONFIG_KEY])
+    return {} if "experiments" in content else content  # a grid config that keeps the defaults
+
+
+__all__ = ["CONFIG_KEY", "read_settings_file", "resolve_settings", "schema", "schema_path"]
