@@ -1,0 +1,132 @@
+"""Shared fixtures: an isolated HOME, a private copy of the workflow, and one real run of the tiny
+grid (config/test.yaml) that the end-to-end, report and SLURM tests all read.
+
+Snakemake and Chromium write into ~/.cache, ~/.config and the working directory; every workflow
+test runs in a temporary copy of the workflow with HOME and XDG_* pointing into tmp, so nothing
+lands in the repository's results/ or the user's home.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# what a workflow needs: Snakefile, config, rules/schemas/profiles/captions (symlinks dereferenced)
+WORKFLOW_FILES = ["Snakefile", "config", "workflow", "environment.yml"]
+
+# A user's own loss, found by import path: softplus-smoothed Wasserstein (no package edit needed).
+USER_LOSS_MODULE = textwrap.dedent('''
+    import torch.nn.functional as F
+    from wganbench.objectives.losses import Loss
+
+    class SoftplusWasserstein(Loss):
+        """critic: softplus(-f(x)) + softplus(f(G(z))); generator: softplus(-f(G(z)))."""
+
+        def critic_loss_from_scores(self, real, fake):
+            return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+        def generator_loss_from_scores(self, fake):
+            return F.softplus(-fake).mean()
+''')
+
+# Two objectives added through config alone: one composed from parts, one a user's class.
+EXTENSION_CONFIG = textwrap.dedent('''
+    objectives:
+      wgan-lowclip:
+        loss: wasserstein
+        lipschitz: {clip: 0.005}
+        optimizer: {name: rmsprop, lr: 1.0e-4}
+        n_critic: 2
+      softplus-w:
+        loss: user_losses:SoftplusWasserstein
+        lipschitz: {gradient_penalty: 1}
+        optimizer: {name: adam, lr: 1.0e-4, betas: [0.5, 0.9]}
+        n_critic: 2
+    experiments:
+      custom:
+        description: objectives a user added in config
+        datasets: [8gaussians]
+        objectives: [nsgan, wgan-lowclip, softplus-w]
+        archs: [mlp]
+        seeds: [0]
+        iterations: 4
+''')
+
+
+def isolated_env(home: Path, workdir: Path | None = None) -> dict[str, str]:
+    """The process environment with HOME and the XDG folders inside ``home``."""
+    env = dict(os.environ)
+    for name, sub in (("HOME", ""), ("XDG_CONFIG_HOME", ".config"), ("XDG_CACHE_HOME", ".cache"),
+                      ("XDG_DATA_HOME", ".local/share"), ("XDG_RUNTIME_DIR", "run")):
+        path = home / sub
+        path.mkdir(parents=True, exist_ok=True)
+        env[name] = str(path)
+    os.chmod(home / "run", 0o700)
+    env["MPLCONFIGDIR"] = str(home / ".config" / "matplotlib")
+    if workdir is not None:  # the user's loss module lives in the workflow folder
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workdir), env.get("PYTHONPATH", "")]))
+    return env
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """HOME and XDG_* in tmp for this test (and its subprocesses)."""
+    folder = tmp_path / "home"
+    for key, value in isolated_env(folder).items():
+        monkeypatch.setenv(key, value)
+    return folder
+
+
+def copy_workflow(target: Path) -> Path:
+    """A private copy of the workflow (symlinked schemas copied as files)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, symlinks=False)
+        elif source.exists():
+            shutil.copy2(source, target / name)
+    (target / "user_losses.py").write_text(USER_LOSS_MODULE)
+    (target / "extension.yaml").write_text(EXTENSION_CONFIG)
+    return target
+
+
+def snakemake(workdir: Path, *args: str, env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run the real `snakemake` CLI in ``workdir``; output captured for the assertion messages."""
+    command = [sys.executable, "-m", "snakemake", *args]
+    return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@dataclass
+class WorkflowRun:
+    """A finished workflow in its own folder."""
+
+    workdir: Path
+    env: dict[str, str]
+    result: subprocess.CompletedProcess
+
+    @property
+    def results(self) -> Path:
+        return self.workdir / "results"
+
+
+TEST_CONFIG = ["--configfile", "config/test.yaml", "extension.yaml"]
+
+
+@pytest.fixture(scope="session")
+def local_run(tmp_path_factory: pytest.TempPathFactory) -> WorkflowRun:
+    """The tiny grid plus the config-added objectives, run once with `snakemake --cores 2`."""
+    root = tmp_path_factory.mktemp("local")
+    workdir = copy_workflow(root / "workflow")
+    env = isolated_env(root / "home", workdir)
+    result = snakemake(workdir, "--cores", "2", *TEST_CONFIG, env=env)
+    assert result.returncode == 0, result.stderr[-6000:]
+    return WorkflowRun(workdir, env, result)

@@ -1,0 +1,263 @@
+"""Run folders -> pandas tables: ``runs`` (one row per run), ``summary`` (seed statistics), ``curves``.
+
+Reads only the run-folder contract (``wganbench.rundir``) plus the Snakemake benchmark files, so the
+tables are a pure function of files a person can open. The seed statistics are the point: with a
+handful of seeds per cell, a mean alone says little, so every metric gets a bootstrap interval and a
+rank test against a baseline objective, Holm-corrected across the objectives it is compared with.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy import stats
+
+from .rundir import COMPLETED, RunDir, read_json
+
+# columns that describe a run rather than measure it (metrics are every other numeric column)
+KEY_COLUMNS = ["experiment", "dataset", "image_size", "objective", "arch", "critic", "seed"]
+INFO_COLUMNS = KEY_COLUMNS + ["status", "reason", "iterations", "train_seconds", "job_seconds",
+                              "peak_rss_mb", "eval_seconds", "eval_peak_rss_mb", "run_dir"]
+GROUP_COLUMNS = ["experiment", "dataset", "objective", "arch", "critic"]
+# benchmark file columns (Snakemake's `benchmark:` TSV) -> runs.csv columns, per rule folder
+BENCHMARK_COLUMNS = {"train": {"s": "job_seconds", "max_rss": "peak_rss_mb"},
+                     "evaluate": {"s": "eval_seconds", "max_rss": "eval_peak_rss_mb"}}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Seed-statistics settings (the config's ``aggregate`` block)."""
+
+    baseline: str = "nsgan"
+    confidence: float = 0.95
+    bootstrap_resamples: int = 2000
+    alpha: float = 0.05
+    seed: int = 0
+
+
+# --- runs.csv ------------------------------------------------------------------------------------
+
+def is_record(entry: Any) -> bool:
+    """A metrics.json value: {"value": v | null, "available": bool, ...} (wganbench.evaluate.records)."""
+    return isinstance(entry, dict) and "value" in entry and "available" in entry
+
+
+def flatten_metrics(metrics: dict) -> dict[str, float]:
+    """Final values by metric name; unavailable ones (a diverged run's NaN samples) are NaN."""
+    return {name: math.nan if entry["value"] is None else float(entry["value"])
+            for name, entry in metrics.items() if is_record(entry)}
+
+
+def read_benchmark(path: Path) -> dict[str, float]:
+    """The last row of a Snakemake benchmark TSV (a retried job appends rows)."""
+    if not path.exists():
+        return {}
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    if not rows:
+        return {}
+    return {k: _number(v) for k, v in rows[-1].items()}
+
+
+def _number(text: str | None) -> float:
+    try:
+        return float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def run_row(run_dir: Path, runs_root: Path, benchmarks_root: Path | None) -> dict[str, Any]:
+    """One runs.csv row: cell keys from config.yaml, status, timings, peak memory, final metrics."""
+    run = RunDir(run_dir)
+    relative = run_dir.resolve().relative_to(runs_root.resolve())
+    config = run.read_config()
+    status = run.read_status() or {"status": "missing", "iterations": 0, "reason": "no status.json"}
+    provenance = read_json(run.provenance) if run.provenance.exists() else {}
+    row: dict[str, Any] = {
+        "experiment": relative.parts[0], "dataset": config["dataset"], "image_size": config.get("image_size"),
+        "objective": config["objective"], "arch": config["arch"], "critic": config["critic"],
+        "seed": config["seed"], "status": status["status"], "reason": status.get("reason"),
+        "iterations": status.get("iterations"), "train_seconds": provenance.get("wall_seconds", math.nan),
+        "run_dir": str(run_dir),
+    }
+    for rule, columns in BENCHMARK_COLUMNS.items():
+        bench = read_benchmark(benchmarks_root / rule / relative.with_suffix(".tsv")) if benchmarks_root else {}
+        row.update({column: bench.get(field, math.nan) for field, column in columns.items()})
+    if run.metrics.exists():
+        for name, value in flatten_metrics(read_json(run.metrics)).items():
+            row[name if name not in INFO_COLUMNS else f"metric.{name}"] = value
+    return row
+
+
+def collect_runs(run_dirs: Iterable[Path], runs_root: Path, benchmarks_root: Path | None = None) -> pd.DataFrame:
+    rows = [run_row(Path(d), runs_root, benchmarks_root) for d in run_dirs]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=INFO_COLUMNS)
+    metrics = sorted(c for c in frame.columns if c not in INFO_COLUMNS)
+    frame = frame[[c for c in INFO_COLUMNS if c in frame.columns] + metrics]
+    frame = frame.astype({"image_size": "Int64", "seed": "int64", "iterations": "Int64"})
+    return frame.sort_values(KEY_COLUMNS[:1] + KEY_COLUMNS[1:2] + ["objective", "arch", "seed"]).reset_index(drop=True)
+
+
+def metric_columns(runs: pd.DataFrame) -> list[str]:
+    return [c for c in runs.columns if c not in INFO_COLUMNS and pd.api.types.is_numeric_dtype(runs[c])]
+
+
+# --- curves.parquet ------------------------------------------------------------------------------
+
+def _log_curves(run: RunDir) -> Iterator[dict]:
+    if not run.log.exists():
+        return
+    log = pd.read_csv(run.log)
+    for column in log.columns.drop("iteration"):
+        for iteration, value in zip(log["iteration"], log[column]):
+            yield {"source": "log", "variable": column, "iteration": int(iteration), "value": float(value)}
+
+
+def _metric_curves(metrics: dict) -> Iterator[dict]:
+    """Metric curves of metrics.json: its ``curves`` list of {"iteration": i, name: record, ...}."""
+    for point in metrics.get("curves", []):
+        for name, value in flatten_metrics(point).items():
+            yield {"source": "metrics", "variable": name, "iteration": int(point["iteration"]), "value": value}
+
+
+def collect_curves(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every training log and metric curve as tidy rows: run keys, source, variable, iteration, value."""
+    records = []
+    for row in runs[KEY_COLUMNS + ["status", "run_dir"]].to_dict("records"):
+        run = RunDir(row.pop("run_dir"))
+        metrics = read_json(run.metrics) if run.metrics.exists() else {}
+        for point in [*_log_curves(run), *_metric_curves(metrics)]:
+            records.append({**row, **point})
+    columns = KEY_COLUMNS + ["status", "source", "variable", "iteration", "value"]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+# --- summary.csv ---------------------------------------------------------------------------------
+
+def bootstrap_interval(values: np.ndarray, settings: Settings) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean (fixed seed); NaN when it is undefined."""
+    if len(values) < 2:
+        return math.nan, math.nan  # one seed has no spread to resample
+    if np.ptp(values) == 0:
+        return float(values[0]), float(values[0])  # every resample has the same mean
+    result = stats.bootstrap((values,), np.mean, confidence_level=settings.confidence, method="percentile",
+                             n_resamples=settings.bootstrap_resamples, rng=np.random.default_rng(settings.seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def holm(pvalues: Iterable[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (NaN entries stay NaN and do not count)."""
+    p = np.asarray(list(pvalues), dtype=float)
+    adjusted = np.full_like(p, np.nan)
+    finite = np.flatnonzero(~np.isnan(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, (len(order) - rank) * p[index])
+        adjusted[index] = min(1.0, running)
+    return adjusted
+
+
+def rank_test(values: np.ndarray, baseline: np.ndarray) -> tuple[float, float]:
+    """Two-sided Mann-Whitney U of one objective's seeds against the baseline's."""
+    if len(values) == 0 or len(baseline) == 0:
+        return math.nan, math.nan
+    result = stats.mannwhitneyu(values, baseline, alternative="two-sided")
+    return float(result.statistic), float(result.pvalue)
+
+
+def summarize(runs: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """One row per experiment x data set x objective x architecture x metric (tidy)."""
+    metrics = metric_columns(runs)
+    rows = []
+    for keys, group in runs.groupby(GROUP_COLUMNS, dropna=False, sort=True):
+        cell = dict(zip(GROUP_COLUMNS, keys))
+        completed = group[group["status"] == COMPLETED]
+        base = runs[(runs["objective"] == settings.baseline) & (runs["status"] == COMPLETED)
+                    & (runs["experiment"] == cell["experiment"]) & (runs["dataset"] == cell["dataset"])
+                    & (runs["arch"] == cell["arch"])]
+        common = {**cell, "n_runs": len(group), "n_completed": len(completed),
+                  "success_rate": len(completed) / len(group)}
+        for metric in metrics or [None]:
+            row = dict(common, metric=metric)
+            if metric is not None:
+                values = completed[metric].dropna().to_numpy(dtype=float)
+                row.update(metric_statistics(values, settings))
+                if cell["objective"] != settings.baseline:
+                    row["u_statistic"], row["p_value"] = rank_test(values, base[metric].dropna().to_numpy(dtype=float))
+            rows.append(row)
+    summary = pd.DataFrame(rows)
+    if summary.empty:
+        return summary
+    summary["baseline"] = settings.baseline
+    for column in ("u_statistic", "p_value"):
+        if column not in summary:
+            summary[column] = math.nan
+    family = ["experiment", "dataset", "arch", "metric"]
+    summary["p_holm"] = summary.groupby(family, dropna=False)["p_value"].transform(lambda p: holm(p))
+    summary["significant"] = summary["p_holm"] < settings.alpha
+    return summary
+
+
+def metric_statistics(values: np.ndarray, settings: Settings) -> dict[str, float]:
+    if len(values) == 0:
+        return {"n": 0, "mean": math.nan, "std": math.nan, "median": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+    low, high = bootstrap_interval(values, settings)
+    return {"n": len(values), "mean": float(values.mean()),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+            "median": float(np.median(values)), "ci_low": low, "ci_high": high}
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+def write_table(frame: pd.DataFrame, out: Path, name: str, csv_too: bool = True) -> list[Path]:
+    """``name``.parquet (and .csv); written whole, then renamed, so readers never see half a table."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    targets = [("parquet", frame.to_parquet)] + ([("csv", lambda p: frame.to_csv(p, index=False))] if csv_too else [])
+    for suffix, write in targets:
+        final = out / f"{name}.{suffix}"
+        tmp = out / f".{name}.{suffix}.tmp"
+        write(tmp)
+        tmp.replace(final)
+        written.append(final)
+    return written
+
+
+def runs_html(runs: pd.DataFrame) -> str:
+    """The runs table as a web page for the report, diverged runs marked in red."""
+    shown = runs.drop(columns=["run_dir"], errors="ignore")
+    styled = shown.style.apply(
+        lambda row: ["background-color: #f8d7da" if row["status"] != COMPLETED else "" for _ in row], axis=1
+    ).format(precision=4, na_rep="").hide(axis="index")
+    counts = runs["status"].value_counts().to_dict() if len(runs) else {}
+    head = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return (f"<html><head><meta charset='utf-8'><title>runs</title></head><body>"
+            f"<p>{len(runs)} runs: {head}</p>{styled.to_html()}</body></html>")
+
+
+def aggregate(run_dirs: Iterable[Path], runs_root: Path, out: Path, settings: Settings,
+              benchmarks_root: Path | None = None) -> list[Path]:
+    """Write runs, summary and curves tables (and runs.html) into ``out``."""
+    runs = collect_runs(run_dirs, runs_root, benchmarks_root)
+    written = write_table(runs, out, "runs")
+    written += write_table(summarize(runs, settings), out, "summary")
+    written += write_table(collect_curves(runs), out, "curves", csv_too=False)
+    (out / "runs.html").write_text(runs_html(runs))
+    written.append(out / "runs.html")
+    return written
+
+
+def settings_from_file(path: Path | None) -> Settings:
+    """The ``aggregate`` block of a workflow config file (defaults where absent)."""
+    block = (yaml.safe_load(path.read_text()) or {}).get("aggregate", {}) if path else {}
+    return Settings(**block)

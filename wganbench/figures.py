@@ -1,0 +1,309 @@
+"""Tables -> seaborn figures for the report, one registered function per figure kind.
+
+Every figure reads only ``results/tables`` (and, for sample grids, the run folders that runs.csv
+names), so a figure can be redrawn without touching training or evaluation. Each experiment has
+one metric on its y axes (``--metric EXP=NAME``; default the first metric evaluate reported).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .aggregate import metric_columns  # noqa: E402
+from .registry import ConfigError, Registry  # noqa: E402
+from .rundir import COMPLETED, RunDir  # noqa: E402
+
+Figure = matplotlib.figure.Figure
+FIGURES: Registry[Callable[["Tables", "Options"], Figure]] = Registry("figure")
+PANEL = 2.6  # inches per facet
+# the metric an experiment's figures plot when the config names none: the first of these evaluate
+# reported for it (image quality, then 2-D distance, then coverage), else the first at all
+PREFERRED_METRICS = ["fid", "w1", "modes_covered", "kid", "isc", "high_quality_share"]
+
+
+@dataclass
+class Options:
+    """What a figure is drawn for: an experiment (sample grids) and the metric of each experiment."""
+
+    experiment: str | None = None
+    metrics: dict[str, str] = field(default_factory=dict)
+
+
+class Tables:
+    """The aggregate tables, loaded on first use."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    @cached_property
+    def runs(self) -> pd.DataFrame:
+        return pd.read_parquet(self.folder / "runs.parquet")
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        return pd.read_parquet(self.folder / "summary.parquet")
+
+    @cached_property
+    def curves(self) -> pd.DataFrame:
+        return pd.read_parquet(self.folder / "curves.parquet")
+
+    def metric(self, experiment: str, options: Options) -> str | None:
+        """The experiment's plotted metric: configured, else the first one with a finite value."""
+        chosen = options.metrics.get(experiment)
+        rows = self.runs[self.runs["experiment"] == experiment]
+        if chosen:
+            if chosen not in rows:
+                raise ConfigError(f"config key 'experiments.{experiment}.metric': no metric {chosen!r} in "
+                                  f"runs.csv; choose one of {', '.join(metric_columns(self.runs))}")
+            return chosen
+        available = [m for m in metric_columns(self.runs) if rows[m].notna().any()]
+        ranked = [m for m in PREFERRED_METRICS if m in available] + available
+        return ranked[0] if ranked else None
+
+
+def panels(rows: list[str], cols: list[str], title: str) -> tuple[Figure, np.ndarray]:
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(PANEL * len(cols) + 1.5, PANEL * len(rows) + 0.6),
+                             squeeze=False, constrained_layout=True)
+    fig.suptitle(title)
+    return fig, axes
+
+
+def experiment_rows(runs: pd.DataFrame) -> list[tuple[str, str]]:
+    """(experiment, data set) pairs in table order: one figure row each."""
+    return list(dict.fromkeys(zip(runs["experiment"], runs["dataset"])))
+
+
+def row_archs(runs: pd.DataFrame, experiment: str, dataset: str) -> list[str]:
+    """The architectures of one figure row, in table order."""
+    rows = runs[(runs["experiment"] == experiment) & (runs["dataset"] == dataset)]
+    return list(dict.fromkeys(rows["arch"]))
+
+
+def arch_grid(runs: pd.DataFrame, title: str) -> tuple[Figure, np.ndarray, list[tuple[str, str, list[str]]]]:
+    """One row per (experiment, data set), one panel per architecture it ran; spare panels hidden."""
+    rows = [(e, d, row_archs(runs, e, d)) for e, d in experiment_rows(runs)]
+    width = max(len(archs) for _, _, archs in rows)
+    fig, axes = panels([f"{e}/{d}" for e, d, _ in rows], [str(i) for i in range(width)], title)
+    for i, (_, _, archs) in enumerate(rows):
+        for j in range(len(archs), width):
+            axes[i, j].set_visible(False)
+    return fig, axes, rows
+
+
+def empty(ax: plt.Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def legend_outside(fig: Figure, axes: np.ndarray, title: str = "objective") -> None:
+    """One legend for the whole figure, with every label any panel used (panels differ)."""
+    entries: dict[str, object] = {}
+    for ax in axes.flat:
+        handles, labels = ax.get_legend_handles_labels()
+        entries.update({label: handle for handle, label in zip(handles, labels) if label not in entries})
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    if entries:
+        fig.legend(list(entries.values()), list(entries), loc="outside right upper", fontsize="small", title=title)
+
+
+# --- sample grids --------------------------------------------------------------------------------
+
+def _image_grid(samples: np.ndarray, count: int = 16) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> one (rows*H, cols*W, C) image of the first ``count`` samples."""
+    images = np.clip((samples[:count] + 1) / 2, 0, 1)
+    n, c, h, w = images.shape
+    side = int(math.ceil(math.sqrt(n)))
+    canvas = np.ones((side * h, side * w, c))
+    for i, image in enumerate(images):
+        r, q = divmod(i, side)
+        canvas[r * h:(r + 1) * h, q * w:(q + 1) * w] = image.transpose(1, 2, 0)
+    return canvas[..., 0] if c == 1 else canvas
+
+
+def _real_points(dataset: str, count: int = 1000) -> np.ndarray:
+    from .data import load_dataset
+
+    return load_dataset(dataset).reference("test", count=count, seed=0).samples.numpy()
+
+
+def _draw_samples(ax: plt.Axes, run: dict, real: dict[str, np.ndarray]) -> None:
+    samples, _ = RunDir(run["run_dir"]).load_samples()
+    if samples.ndim == 2:  # 2-D points over the real data
+        if run["dataset"] not in real:
+            real[run["dataset"]] = _real_points(run["dataset"])
+        points = real[run["dataset"]]
+        ax.scatter(points[:, 0], points[:, 1], s=2, c="0.75", label="real")
+        finite = samples[np.isfinite(samples).all(axis=1)]
+        ax.scatter(finite[:, 0], finite[:, 1], s=2, c="tab:orange", label="generated")
+        lim = np.abs(points).max() * 1.3
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    else:
+        grid = _image_grid(np.nan_to_num(samples))
+        ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=1)
+        ax.axis("off")
+        ax.set_frame_on(True)
+
+
+@FIGURES.register("samples")
+def sample_grid(tables: Tables, options: Options) -> Figure:
+    """WGAN-paper figures 5-7: rows objectives, columns architectures (x data sets), first seed."""
+    if not options.experiment:
+        raise ConfigError("figure 'samples' needs --experiment")
+    runs = tables.runs[tables.runs["experiment"] == options.experiment]
+    if runs.empty:
+        raise ConfigError(f"config key 'experiments': no runs of experiment {options.experiment!r} in runs.csv")
+    first = runs[runs["seed"] == runs.groupby(["dataset", "objective", "arch"])["seed"].transform("min")]
+    objectives = list(dict.fromkeys(first["objective"]))
+    columns = list(dict.fromkeys(zip(first["dataset"], first["arch"])))
+    fig, axes = panels(objectives, [f"{d} / {a}" for d, a in columns],
+                       f"{options.experiment}: samples (seed {int(first['seed'].min())})")
+    real: dict[str, np.ndarray] = {}
+    cells = {(r["objective"], r["dataset"], r["arch"]): r for r in first.to_dict("records")}
+    for i, objective in enumerate(objectives):
+        for j, (dataset, arch) in enumerate(columns):
+            ax = axes[i, j]
+            run = cells.get((objective, dataset, arch))
+            if run is None:
+                empty(ax, "not in grid")
+                continue
+            _draw_samples(ax, run, real)
+            diverged = run["status"] != COMPLETED
+            ax.set_title(f"{objective} | {dataset}/{arch}" + (f"\n{run['status'].upper()}" if diverged else ""),
+                         fontsize="small", color="tab:red" if diverged else "black")
+    return fig
+
+
+# --- curves and final metrics --------------------------------------------------------------------
+
+def _curve_rows(tables: Tables, experiment: str, dataset: str, metric: str | None) -> tuple[pd.DataFrame, str]:
+    """The metric's curve when evaluate recorded one, else the critic's distance estimate."""
+    curves = tables.curves[(tables.curves["experiment"] == experiment) & (tables.curves["dataset"] == dataset)]
+    if metric is not None:
+        chosen = curves[(curves["source"] == "metrics") & (curves["variable"] == metric)]
+        if not chosen.empty:
+            return chosen, metric
+    return curves[(curves["source"] == "log") & (curves["variable"] == "distance_estimate")], "distance_estimate"
+
+
+@FIGURES.register("curves")
+def metric_curves(tables: Tables, options: Options) -> Figure:
+    """Metric vs generator iteration, mean and a band of one standard deviation over seeds."""
+    fig, axes, rows = arch_grid(tables.runs, "metric vs generator iteration (band: ±1 sd over seeds)")
+    palette = objective_palette(tables.runs)
+    for i, (experiment, dataset, archs) in enumerate(rows):
+        data, label = _curve_rows(tables, experiment, dataset, tables.metric(experiment, options))
+        for j, arch in enumerate(archs):
+            ax = axes[i, j]
+            subset = data[data["arch"] == arch]
+            if subset.empty:
+                empty(ax, "no runs")
+                continue
+            sns.lineplot(subset, x="iteration", y="value", hue="objective", errorbar="sd", ax=ax,
+                         palette=palette, linewidth=1)
+            ax.set_title(f"{experiment}/{dataset} | {arch}", fontsize="small")
+            ax.set_ylabel(label)
+    legend_outside(fig, axes)
+    return fig
+
+
+def final_estimates(tables: Tables) -> pd.DataFrame:
+    """Each run's last logged critic distance estimate."""
+    log = tables.curves[(tables.curves["source"] == "log") & (tables.curves["variable"] == "distance_estimate")]
+    keys = ["experiment", "dataset", "objective", "arch", "seed"]
+    last = log.sort_values("iteration").groupby(keys, as_index=False).last()
+    return last[keys + ["value"]].rename(columns={"value": "distance_estimate"})
+
+
+@FIGURES.register("estimate-vs-quality")
+def estimate_vs_quality(tables: Tables, options: Options) -> Figure:
+    """The WGAN paper's claim: the critic's estimate tracks sample quality (one point per run)."""
+    joined = tables.runs.merge(final_estimates(tables), on=["experiment", "dataset", "objective", "arch", "seed"])
+    rows = experiment_rows(tables.runs)
+    fig, axes = panels(["critic estimate"], [f"{e}/{d}" for e, d in rows], "final critic distance estimate vs sample quality")
+    palette = objective_palette(tables.runs)
+    for j, (experiment, dataset) in enumerate(rows):
+        ax = axes[0, j]
+        metric = tables.metric(experiment, options)
+        data = joined[(joined["experiment"] == experiment) & (joined["dataset"] == dataset) & (joined["status"] == COMPLETED)]
+        if metric is None or data.empty:
+            empty(ax, "no metric")
+            continue
+        sns.scatterplot(data, x="distance_estimate", y=metric, hue="objective", palette=palette, ax=ax, s=25)
+        ax.set_title(f"{experiment}/{dataset}", fontsize="small")
+    legend_outside(fig, axes)
+    return fig
+
+
+@FIGURES.register("distributions")
+def final_distributions(tables: Tables, options: Options) -> Figure:
+    """Final metric over seeds per objective x architecture: box for the spread, points for seeds."""
+    fig, axes, rows = arch_grid(tables.runs, "final metric per objective (one point per seed; diverged runs omitted)")
+    for i, (experiment, dataset, archs) in enumerate(rows):
+        metric = tables.metric(experiment, options)
+        for j, arch in enumerate(archs):
+            ax = axes[i, j]
+            data = tables.runs[(tables.runs["experiment"] == experiment) & (tables.runs["dataset"] == dataset)
+                               & (tables.runs["arch"] == arch) & (tables.runs["status"] == COMPLETED)]
+            if metric is None or data[metric].notna().sum() == 0:
+                empty(ax, "no completed runs")
+                continue
+            order = list(dict.fromkeys(tables.runs["objective"]))
+            order = [o for o in order if o in set(data["objective"])]
+            sns.boxplot(data, y="objective", x=metric, order=order, ax=ax, color="0.85", fliersize=0, linewidth=0.8)
+            sns.stripplot(data, y="objective", x=metric, order=order, ax=ax, color="tab:blue", size=3.5)
+            ax.set_title(f"{experiment}/{dataset} | {arch}", fontsize="small")
+            ax.tick_params(axis="y", labelsize="small")
+    return fig
+
+
+@FIGURES.register("success")
+def success_heatmap(tables: Tables, options: Options) -> Figure:
+    """Share of seeds that did not diverge, objective x (experiment, data set, architecture)."""
+    runs = tables.runs.assign(success=tables.runs["status"] == COMPLETED,
+                              cell=tables.runs["experiment"] + "/" + tables.runs["dataset"] + "\n" + tables.runs["arch"])
+    grid = runs.pivot_table(index="objective", columns="cell", values="success", aggfunc="mean", sort=False)
+    width = 2.0 + 0.9 * max(1, grid.shape[1])
+    fig, ax = plt.subplots(figsize=(width, 1.2 + 0.35 * max(1, grid.shape[0])), constrained_layout=True)
+    sns.heatmap(grid.astype(float), annot=True, fmt=".2f", vmin=0, vmax=1, cmap="RdYlGn", cbar_kws={"label": "success rate"}, ax=ax)
+    ax.set_title("success rate (not diverged) over seeds")
+    ax.set_xlabel("")
+    ax.tick_params(axis="x", labelsize="small")
+    return fig
+
+
+def objective_palette(runs: pd.DataFrame) -> dict[str, tuple]:
+    """One colour per objective, the same in every figure."""
+    names = sorted(set(runs["objective"]))
+    colours = sns.color_palette("tab10" if len(names) <= 10 else "husl", len(names))
+    return dict(zip(names, colours))
+
+
+def draw(kind: str, tables_dir: Path, out: Path, options: Options) -> Path:
+    """Draw figure ``kind`` from the tables in ``tables_dir`` into ``out`` (PNG, or by suffix)."""
+    figure = FIGURES.get(kind, key="figure")
+    sns.set_theme(style="whitegrid", context="paper")
+    fig = figure(Tables(tables_dir), options)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(out)
+    return out

@@ -1,0 +1,47 @@
+# Run folders -> results/tables (runs.csv, summary.csv, curves.parquet) in one job.
+
+
+rule aggregate:
+    localrule: True
+    input:
+        status=run_files("status.json"),
+        metrics=run_files("metrics.json"),
+    output:
+        runs_csv="results/tables/runs.csv",
+        runs="results/tables/runs.parquet",
+        runs_html=report(
+            "results/tables/runs.html",
+            category="Tables",
+            caption="../report/runs.rst",
+            labels={"table": "runs"},
+        ),
+        summary=report(
+            "results/tables/summary.csv",
+            category="Tables",
+            caption="../report/summary.rst",
+            labels={"table": "summary"},
+        ),
+        summary_parquet="results/tables/summary.parquet",
+        curves="results/tables/curves.parquet",
+    params:
+        run_dirs=lambda wc, input: sorted({os.path.dirname(f) for f in input.status}),
+        baseline=config["aggregate"]["baseline"],
+        confidence=config["aggregate"]["confidence"],
+        resamples=config["aggregate"]["bootstrap_resamples"],
+        alpha=config["aggregate"]["alpha"],
+        seed=config["aggregate"]["seed"],
+    log:
+        "results/logs/aggregate.log",
+    benchmark:
+        "results/benchmarks/aggregate.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../environment.yml"
+    shell:
+        "wganbench aggregate --runs-root results/runs --benchmarks results/benchmarks"
+        " --out $(dirname {output.runs}) --baseline {params.baseline} --confidence {params.confidence}"
+        " --resamples {params.resamples} --alpha {params.alpha} --seed {params.seed}"
+        " {params.run_dirs} > {log} 2>&1"
