@@ -18,6 +18,7 @@ import jsonschema
 import yaml
 from jsonschema import Draft202012Validator, validators
 from referencing import Registry as RefRegistry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from .data import DATASETS, is_toy
 from .models import CRITICS, GENERATORS, IMAGE_ONLY
@@ -57,7 +58,11 @@ def validate(instance: dict, definition: str | None = None) -> dict:
     directory = schema_path().parent
 
     def retrieve(uri: str) -> Resource:
-        return Resource.from_contents(yaml.safe_load((directory / Path(uri).name).read_text()))
+        # Drop the referenced file's own $schema: jsonschema would otherwise validate it with a
+        # plain validator class, and its defaults would not be filled in.
+        contents = yaml.safe_load((directory / Path(uri).name).read_text())
+        contents.pop("$schema", None)
+        return Resource(contents=contents, specification=DRAFT202012)
 
     registry = RefRegistry(retrieve=retrieve)  # type: ignore[call-arg]
     validator = _with_defaults(Draft202012Validator)(schema, registry=registry)

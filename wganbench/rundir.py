@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
-import torch
 import yaml
 
 from .registry import ConfigError
@@ -102,12 +101,16 @@ class RunDir:
 
     # checkpoint -------------------------------------------------------------------------------
     def save_checkpoint(self, state: dict) -> None:
+        import torch  # lazy: aggregate and figure jobs read run folders without torch
+
         atomic_write(self.checkpoint, lambda handle: torch.save(state, handle))
 
     def load_checkpoint(self) -> dict | None:
         """The latest checkpoint, or None if there is none; a corrupt file is a one-line error."""
         if not self.checkpoint.exists():
             return None
+        import torch
+
         try:
             return torch.load(self.checkpoint, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for truncated or foreign files
