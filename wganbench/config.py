@@ -9,66 +9,34 @@ names and paths. Nothing here loads data or builds a model.
 from __future__ import annotations
 
 import copy
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
 import jsonschema
 import yaml
-from jsonschema import Draft202012Validator, validators
-from referencing import Registry as RefRegistry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from .data import DATASETS, is_toy
 from .models import CRITICS, GENERATORS, IMAGE_ONLY
 from .objectives import build_objective
 from .registry import ConfigError
+from .schema import first_error, load_schema
+from .schema import schema_path as schema_file
 
 SCHEMA_FILE = "config.schema.yaml"
 
 
 def schema_path() -> Path:
-    return Path(str(resources.files("wganbench") / "schemas" / SCHEMA_FILE))
-
-
-@lru_cache(maxsize=None)
-def _schema() -> dict:
-    return yaml.safe_load(schema_path().read_text())
-
-
-def _with_defaults(validator_class: type) -> type:
-    """jsonschema validator that fills ``default`` values (deep copies), as Snakemake's validate does."""
-    validate_properties = validator_class.VALIDATORS["properties"]
-
-    def set_defaults(validator, properties, instance, schema):  # type: ignore[no-untyped-def]
-        if isinstance(instance, dict):
-            for name, subschema in properties.items():
-                if "default" in subschema:
-                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
-        yield from validate_properties(validator, properties, instance, schema)
-
-    return validators.extend(validator_class, {"properties": set_defaults})
+    return schema_file(SCHEMA_FILE)
 
 
 def validate(instance: dict, definition: str | None = None) -> dict:
     """Validate (and fill defaults into) ``instance`` against the schema or one of its ``$defs``."""
-    root = _schema()
+    root = load_schema(SCHEMA_FILE)
     schema = root if definition is None else {"$ref": f"#/$defs/{definition}", "$defs": root["$defs"]}
-    directory = schema_path().parent
-
-    def retrieve(uri: str) -> Resource:
-        # Drop the referenced file's own $schema: jsonschema would otherwise validate it with a
-        # plain validator class, and its defaults would not be filled in.
-        contents = yaml.safe_load((directory / Path(uri).name).read_text())
-        contents.pop("$schema", None)
-        return Resource(contents=contents, specification=DRAFT202012)
-
-    registry = RefRegistry(retrieve=retrieve)  # type: ignore[call-arg]
-    validator = _with_defaults(Draft202012Validator)(schema, registry=registry)
-    errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), e.message))
-    if errors:
-        raise ConfigError(format_error(errors[0]))
+    error = first_error(schema, instance)
+    if error is not None:
+        raise ConfigError(format_error(error))
     return instance
 
 

@@ -7,42 +7,27 @@ The workflow config refers to the same file under its ``evaluation`` key, so `sn
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
-from functools import cache
-from importlib import resources
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator, ValidationError, validators
+from jsonschema import ValidationError
 
 from ..registry import ConfigError
+from ..schema import first_error, load_schema
+from ..schema import schema_path as schema_file
 
 SCHEMA_FILE = "evaluation.schema.yaml"
 CONFIG_KEY = "evaluation"  # where the settings live in a workflow config file
 
 
 def schema_path() -> Path:
-    return Path(str(resources.files("wganbench") / "schemas" / SCHEMA_FILE))
+    return schema_file(SCHEMA_FILE)
 
 
-@cache
 def schema() -> dict:
-    return yaml.safe_load(schema_path().read_text())
-
-
-def _filling(validator_class: type) -> type:
-    """A validator that writes each missing property's ``default`` before checking the object."""
-    check_properties = validator_class.VALIDATORS["properties"]
-
-    def properties(validator: Any, props: dict, instance: Any, sub: dict) -> Iterator[ValidationError]:
-        if isinstance(instance, dict):
-            for name, prop in props.items():
-                if "default" in prop:
-                    instance.setdefault(name, copy.deepcopy(prop["default"]))
-        yield from check_properties(validator, props, instance, sub)
-
-    return validators.extend(validator_class, {"properties": properties})
+    return load_schema(SCHEMA_FILE)
 
 
 def resolve_settings(settings: Mapping[str, Any] | None = None,
@@ -51,10 +36,9 @@ def resolve_settings(settings: Mapping[str, Any] | None = None,
     resolved = copy.deepcopy(dict(settings or {}))
     for key, value in (overrides or {}).items():
         resolved[key.removeprefix(f"{CONFIG_KEY}.")] = value
-    validator = _filling(Draft202012Validator)(schema())
-    errors = sorted(validator.iter_errors(resolved), key=lambda e: (len(e.absolute_path), e.message))
-    if errors:
-        raise ConfigError(_one_line(errors[0]))
+    error = first_error(schema(), resolved)
+    if error is not None:
+        raise ConfigError(_one_line(error))
     return resolved
 
 
