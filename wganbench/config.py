@@ -21,13 +21,8 @@ from .models import CRITICS, GENERATORS, IMAGE_ONLY
 from .objectives import build_objective
 from .registry import ConfigError
 from .schema import first_error, load_schema
-from .schema import schema_path as schema_file
 
 SCHEMA_FILE = "config.schema.yaml"
-
-
-def schema_path() -> Path:
-    return schema_file(SCHEMA_FILE)
 
 
 def validate(instance: dict, definition: str | None = None) -> dict:

@@ -22,8 +22,9 @@ from tqdm import tqdm
 
 from . import provenance
 from .data import is_toy, load_dataset
+from .device import pick_device
 from .models import build_critic, build_generator
-from .objectives import Batch, Objective, build_objective, build_optimizer
+from .objectives import Batch, build_objective, build_optimizer
 from .registry import ConfigError
 from .rundir import COMPLETED, DIVERGED, RunDir, write_json
 from .sample_plot import image_grid_png, scatter_png
@@ -162,14 +163,6 @@ def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | No
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-def pick_device(choice: str) -> torch.device:
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("config key 'device': cuda was asked for but torch sees no GPU; use 'auto' or 'cpu'")
-    if choice == "auto":
-        choice = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(choice)
-
 
 def make_deterministic(cfg: dict) -> None:
     if cfg["threads"]:

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import torch
+
 from .base import DataSet, Reference, batch_generator, epoch_indices
 
 DATA_SEED = 1234  # fixes the finite data sets (25gaussians) and the evaluation references

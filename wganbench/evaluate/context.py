@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..data import DataSet, Reference, load_dataset
-from ..registry import ConfigError
+from ..device import pick_device
 from .extractor import Extractor, ensure_extractor
 from .extractors import ResolvedExtractor, Target, resolve_extractor
 from .fidelity import ReferenceSet, to_uint8_rgb
@@ -44,11 +44,7 @@ class Context:
 
     @cached_property
     def device(self) -> torch.device:
-        wanted = self.settings["device"]
-        if wanted == "cuda" and not torch.cuda.is_available():
-            raise ConfigError("config key 'evaluation.device': cuda was asked for but torch sees no GPU; "
-                              "use auto or cpu")
-        return torch.device("cuda" if wanted == "cuda" or (wanted == "auto" and torch.cuda.is_available()) else "cpu")
+        return pick_device(self.settings["device"], key="evaluation.device")
 
     @cached_property
     def reference(self) -> Reference:

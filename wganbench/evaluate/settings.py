@@ -16,14 +16,9 @@ from jsonschema import ValidationError
 
 from ..registry import ConfigError
 from ..schema import first_error, load_schema
-from ..schema import schema_path as schema_file
 
 SCHEMA_FILE = "evaluation.schema.yaml"
 CONFIG_KEY = "evaluation"  # where the settings live in a workflow config file
-
-
-def schema_path() -> Path:
-    return schema_file(SCHEMA_FILE)
 
 
 def schema() -> dict:
@@ -65,4 +60,4 @@ def read_settings_file(path: str | Path) -> dict:
     return {} if "experiments" in content else content  # a grid config that keeps the defaults
 
 
-__all__ = ["CONFIG_KEY", "read_settings_file", "resolve_settings", "schema", "schema_path"]
+__all__ = ["CONFIG_KEY", "read_settings_file", "resolve_settings", "schema"]
