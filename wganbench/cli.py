@@ -17,14 +17,19 @@ from .registry import ConfigError
 
 def _train(args: argparse.Namespace) -> int:
     from .config import load_grid_config, parse_overrides, resolve_cell
-    from .train import train
+    from .train import EXIT_REQUEUE, Interrupted, train
 
     cell = {"objective": args.objective, "arch": args.arch, "dataset": args.dataset,
             "seed": args.seed, "iterations": args.iterations}
     if args.critic is not None:
         cell["critic"] = args.critic
     cfg = resolve_cell(cell, load_grid_config(args.config), parse_overrides(args.set))
-    status = train(cfg, args.out, restart=args.restart)
+    try:
+        status = train(cfg, args.out, restart=args.restart, restart_if_changed=args.restart_if_changed,
+                       restart_if_corrupt=args.restart_if_corrupt)
+    except Interrupted as exc:
+        print(f"wganbench: interrupted by {exc}", file=sys.stderr)
+        return EXIT_REQUEUE
     print(json.dumps(status))
     return 0
 
@@ -54,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a resolved-config key, dotted for nesting (optimizer.lr=1e-3)")
     train.add_argument("--restart", action="store_true", help="ignore any checkpoint and train from iteration 0")
+    train.add_argument("--restart-if-changed", action="store_true",
+                       help="start over when the checkpoint was written under another config (else an error)")
+    train.add_argument("--restart-if-corrupt", action="store_true",
+                       help="start over when the checkpoint is unreadable (else an error naming it)")
     train.set_defaults(func=_train)
 
     theory = sub.add_parser("theory", help="run a theory experiment (table + figure)")

@@ -21,7 +21,8 @@ from .registry import ConfigError
 
 LOG_FIELDS = ["iteration", "critic_loss", "generator_loss", "distance_estimate", "critic_grad_norm",
               "critic_steps", "wall_seconds"]
-COMPLETED, DIVERGED = "completed", "diverged"
+# a finished run is one of these; "failed" is a run the machine could not carry (out of memory)
+COMPLETED, DIVERGED, FAILED = "completed", "diverged", "failed"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -117,7 +118,7 @@ class RunDir:
             reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
             raise CheckpointError(
                 f"checkpoint {self.checkpoint} is unreadable ({reason}); delete it or rerun with "
-                "--restart to train this cell from iteration 0"
+                "--restart (workflow: restart_corrupt_checkpoints: true) to train this cell from iteration 0"
             ) from None
 
     # samples ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -26,24 +27,43 @@ from .device import pick_device
 from .models import build_critic, build_generator
 from .objectives import Batch, build_objective, build_optimizer
 from .registry import ConfigError
-from .rundir import COMPLETED, DIVERGED, RunDir, write_json
+from .rundir import COMPLETED, DIVERGED, FAILED, CheckpointError, RunDir, write_json
 from .sample_plot import image_grid_png, scatter_png
 
 # keys that do not change what a run computes: a checkpoint written under other values resumes
 RESUME_INDEPENDENT = frozenset({"iterations", "checkpoint_every", "device", "threads", "workers"})
 
 
+# SLURM sends SIGTERM at a time limit or preemption, and the signal asked for with --signal (USR1)
+# ahead of it: both mean "checkpoint now and leave so the job can be requeued"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+EXIT_REQUEUE = 75  # EX_TEMPFAIL: try again later; Snakemake's retries / SLURM's requeue rerun the job
+
+
 class Diverged(Exception):
     """Raised inside the loop when a loss is not finite or the critic output explodes."""
 
 
-def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | None = None) -> dict:
-    """Run (or resume) the cell ``cfg`` into ``out``; returns the status dict written."""
+class Interrupted(Exception):
+    """A stop signal arrived; the checkpoint of ``iteration`` is on disk and a rerun resumes there."""
+
+    def __init__(self, signal_name: str, iteration: int, checkpoint: Path) -> None:
+        super().__init__(f"{signal_name} at generator iteration {iteration}: checkpoint {checkpoint} written; "
+                         "rerun the same command to resume")
+
+
+def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | None = None,
+          restart_if_changed: bool = False, restart_if_corrupt: bool = False) -> dict:
+    """Run (or resume) the cell ``cfg`` into ``out``; returns the status dict written.
+
+    ``restart_if_changed`` starts over when the checkpoint was written under another config (the
+    workflow reruns a cell only when its settings changed); ``restart_if_corrupt`` when it is unreadable.
+    """
     run = RunDir(out)
-    state = None if restart else run.load_checkpoint()
+    state = None
+    if not restart:
+        state, restart = load_usable_checkpoint(run, cfg, restart_if_changed, restart_if_corrupt)
     finished = None if restart else run.read_status()
-    if state is not None:
-        check_resumable(state["config"], cfg, run)
     if finished and state is not None and state["iteration"] >= cfg["iterations"]:
         return finished  # nothing to do: same cell already trained this far
     if finished and finished["status"] == DIVERGED:
@@ -93,6 +113,7 @@ def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | No
     bar = tqdm(total=cfg["iterations"], initial=iteration, desc=f"{cfg['objective']}/{cfg['arch']}",
                disable=not (sys.stderr.isatty() if progress is None else progress), dynamic_ncols=True)
     status, reason = COMPLETED, None
+    stop = StopRequest()
     try:
         while iteration < cfg["iterations"]:
             # --- critic steps -------------------------------------------------------------------
@@ -142,18 +163,32 @@ def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | No
             if cfg["snapshot_every"] and iteration % cfg["snapshot_every"] == 0:
                 run.write_samples(draw_samples(generator, fixed_noise, device), iteration,
                                   run.snapshot_path(iteration))
-            if iteration % cfg["checkpoint_every"] == 0 or iteration == cfg["iterations"]:
+            if iteration % cfg["checkpoint_every"] == 0 or iteration == cfg["iterations"] or stop.signal_name:
                 run.save_checkpoint({
                     "config": cfg, "iteration": iteration, "batches_used": batches_used,
                     "generator": generator.state_dict(), "critic": critic.state_dict(),
                     "opt_generator": opt_generator.state_dict(), "opt_critic": opt_critic.state_dict(),
                     "rng": rng.get_state(), "log": log_rows, "wall_seconds": wall})
+            if stop.signal_name:
+                write_json(run.provenance, {**record, "interrupted": provenance.now(), "wall_seconds": wall})
+                raise Interrupted(stop.signal_name, iteration, run.checkpoint)
     except Diverged as exc:
         status, reason = DIVERGED, str(exc)
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        status, reason = FAILED, f"out of memory at generator iteration {iteration + 1}: {one_line(exc)}"
     finally:
+        stop.restore()
         bar.close()
 
-    samples = draw_samples(generator, fixed_noise, device)
+    try:
+        samples = draw_samples(generator, fixed_noise, device)
+    except Exception as exc:  # the run is a result even if its samples do not fit in memory
+        if not is_out_of_memory(exc):
+            raise
+        samples = np.empty((0, *shape), dtype=np.float32)
+        status, reason = FAILED, reason or f"out of memory drawing samples: {one_line(exc)}"
     run.write_samples(samples, iteration)
     write_sample_figure(run, samples, dataset, cfg)
     wall = elapsed_before + time.perf_counter() - started
@@ -163,6 +198,60 @@ def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | No
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+def load_usable_checkpoint(run: RunDir, cfg: dict, restart_if_changed: bool,
+                           restart_if_corrupt: bool) -> tuple[dict | None, bool]:
+    """(checkpoint state or None, whether to start over). A corrupt checkpoint or one written under
+    another config is an error naming the file, unless the caller asked to start over instead."""
+    try:
+        state = run.load_checkpoint()
+    except CheckpointError as exc:
+        if not restart_if_corrupt:
+            raise
+        print(f"wganbench: {exc}; starting over (--restart-if-corrupt)", file=sys.stderr)
+        return None, True
+    if state is None:
+        return None, False
+    try:
+        check_resumable(state["config"], cfg, run)
+    except ConfigError as exc:
+        if not restart_if_changed:
+            raise
+        print(f"wganbench: {str(exc).split(';')[0]}; starting over (--restart-if-changed)", file=sys.stderr)
+        return None, True
+    return state, False
+
+
+class StopRequest:
+    """Turns SIGTERM/SIGUSR1 into a flag the loop reads after each generator iteration, so the
+    checkpoint it then writes is consistent; ``restore`` puts the previous handlers back."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self._previous = {number: signal.signal(number, self._handle) for number in STOP_SIGNALS}
+
+    def _handle(self, number: int, frame: object) -> None:
+        self.signal_name = signal.Signals(number).name
+
+    def restore(self) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+
+OUT_OF_MEMORY_MARKERS = ("out of memory", "can't allocate memory", "not enough memory")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """CUDA raises torch.OutOfMemoryError; the CPU allocator a RuntimeError saying so."""
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    return isinstance(exc, RuntimeError) and any(m in str(exc).lower() for m in OUT_OF_MEMORY_MARKERS)
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[-1] if text else type(exc).__name__)[:200]
+
 
 def make_deterministic(cfg: dict) -> None:
     if cfg["threads"]:

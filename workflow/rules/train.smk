@@ -33,6 +33,8 @@ rule train:
     params:
         iterations=lambda wc: experiment_of(wc)["iterations"],
         run_dir=lambda wc, output: os.path.dirname(output.status),
+        # a rerun resumes from checkpoint.pt (kept: not an output), unless the cell's settings changed
+        corrupt=["--restart-if-corrupt"] if config["restart_corrupt_checkpoints"] else [],
     log:
         f"results/logs/train/{CELL}.log",
     benchmark:
@@ -40,12 +42,14 @@ rule train:
     threads: lambda wc: job_resources(wc)["threads"]
     resources:
         mem_mb=lambda wc: job_resources(wc)["mem_mb"],
-        runtime=lambda wc: job_resources(wc)["runtime"],
+        # a job stopped at its time limit checkpoints (SIGUSR1/SIGTERM, exit 75) and is retried
+        # with more time, resuming where it stopped
+        runtime=lambda wc, attempt: job_resources(wc)["runtime"] * attempt,
         gpu=lambda wc: job_resources(wc)["gpu"],
     conda:
         "../../environment.yml"
     shell:
         "wganbench train --objective {wildcards.objective} --arch {wildcards.arch}"
         " --dataset {wildcards.dataset} --seed {wildcards.seed} --iterations {params.iterations}"
-        " --config {input.grid} --set threads={threads} --out {params.run_dir} --restart"
-        " > {log} 2>&1"
+        " --config {input.grid} --set threads={threads} --out {params.run_dir}"
+        " --restart-if-changed {params.corrupt} > {log} 2>&1"
