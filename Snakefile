@@ -3,7 +3,12 @@
 #   snakemake --cores all                      # the default grid (config/config.yaml)
 #   snakemake --report results/report.html     # the report
 #   snakemake --profile workflow/profiles/slurm --configfile config/paper.yaml   # the paper's grid
+import copy
+
 from snakemake.utils import min_version, validate
+
+from wganbench.config import check_config_files, one_line_errors
+from wganbench.config import validate as refuse_invalid
 
 min_version("8.0")
 
@@ -16,6 +21,15 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# Bad input stops here, before any job, in one line naming the key and the fix (config/README.md):
+# a key given twice in a config file (YAML would silently keep the last; the files are read again
+# because Snakemake has merged them by now), then the schema through wganbench's one-line errors,
+# then Snakemake's own validate, which fills in the defaults. workflow/rules/common.smk goes on
+# with names, and, in the main process only, every cell as `wganbench train` will resolve it.
+with one_line_errors():
+    if workflow.is_main_process:
+        check_config_files(workflow.configfiles)
+    refuse_invalid(copy.deepcopy(config))
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
@@ -28,6 +42,12 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/theory.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
+
+
+onstart:
+    # after the DAG is built, before the first job (not in a dry run, so a cluster grid can be
+    # planned where its data is not): every torchvision data set's data_root exists
+    check_data_roots()
 
 
 rule all:

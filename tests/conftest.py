@@ -4,10 +4,15 @@ grid (config/test.yaml) that the end-to-end, report and SLURM tests all read.
 Snakemake and Chromium write into ~/.cache, ~/.config and the working directory; every workflow
 test runs in a temporary copy of the workflow with HOME and XDG_* pointing into tmp, so nothing
 lands in the repository's results/ or the user's home.
+
+No test reaches the network: ``network_blocked`` (autouse) refuses every socket connection but to
+loopback and unix sockets, in the pytest process and, through tests/netguard/sitecustomize.py on
+PYTHONPATH, in every Python subprocess (snakemake and its jobs included).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -15,6 +20,7 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -61,8 +67,35 @@ EXTENSION_CONFIG = textwrap.dedent('''
 ''')
 
 
+NETGUARD = Path(__file__).resolve().parent / "netguard"
+_guard_spec = importlib.util.spec_from_file_location("wganbench_tests_netguard", NETGUARD / "sitecustomize.py")
+netguard = sys.modules.setdefault(_guard_spec.name, importlib.util.module_from_spec(_guard_spec))
+if not hasattr(netguard, "install"):
+    _guard_spec.loader.exec_module(netguard)  # type: ignore[union-attr]  (installs the guard)
+
+
+def guarded_pythonpath(pythonpath: str | None) -> str:
+    """``pythonpath`` with tests/netguard first, so a Python subprocess imports the guard."""
+    parts = [part for part in (pythonpath or "").split(os.pathsep) if part and part != str(NETGUARD)]
+    return os.pathsep.join([str(NETGUARD), *parts])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def network_blocked() -> Iterator[None]:
+    """Socket connections fail but to loopback and unix sockets, here and in subprocesses."""
+    previous = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = guarded_pythonpath(previous)
+    netguard.install()
+    yield
+    netguard.uninstall()
+    if previous is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = previous
+
+
 def isolated_env(home: Path, workdir: Path | None = None) -> dict[str, str]:
-    """The process environment with HOME and the XDG folders inside ``home``."""
+    """The process environment with HOME and the XDG folders inside ``home`` (network guarded)."""
     env = dict(os.environ)
     for name, sub in (("HOME", ""), ("XDG_CONFIG_HOME", ".config"), ("XDG_CACHE_HOME", ".cache"),
                       ("XDG_DATA_HOME", ".local/share"), ("XDG_RUNTIME_DIR", "run")):
@@ -73,6 +106,7 @@ def isolated_env(home: Path, workdir: Path | None = None) -> dict[str, str]:
     env["MPLCONFIGDIR"] = str(home / ".config" / "matplotlib")
     if workdir is not None:  # the user's loss module lives in the workflow folder
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(workdir), env.get("PYTHONPATH", "")]))
+    env["PYTHONPATH"] = guarded_pythonpath(env.get("PYTHONPATH"))
     return env
 
 

@@ -77,7 +77,8 @@ def test_missing_inception_weights_fail_in_one_line_naming_the_offline_choice(
     run = make_run(tmp_path / "run", load_dataset("digits", image_size=SIZE).batch(32, 0, 0).numpy())
     run.metrics.write_text('{"fid": {"value": 1.0, "available": true, "protocol": {}}}\n')
     before = run.metrics.read_text()
-    settings = {"feature_extractor": "inception-v3-compat", "metrics": ["fid"], "cache_dir": str(tmp_path / "cache")}
+    settings = {"feature_extractor": "inception-v3-compat", "metrics": ["fid"], "cache_dir": str(tmp_path / "cache"),
+                "inception_download": True}
     with pytest.raises(ConfigError) as caught:
         evaluate_run(run.path, settings)
     message = str(caught.value)
@@ -85,7 +86,8 @@ def test_missing_inception_weights_fail_in_one_line_naming_the_offline_choice(
     assert "network unreachable" in message and "feature_extractor=wganbench-classifier" in message
     assert run.metrics.read_text() == before  # nothing already computed is lost
     with pytest.raises(SystemExit) as exited:  # the CLI: exit code 2 and one line on stderr
-        main(["evaluate", str(run.path), "--set", "feature_extractor=inception-v3-compat", "--set", "metrics=[fid]"])
+        main(["evaluate", str(run.path), "--set", "feature_extractor=inception-v3-compat", "--set", "metrics=[fid]",
+              "--set", "inception_download=true"])
     assert exited.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1 and offline.call_count == 1  # asked the network once
 

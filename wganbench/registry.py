@@ -70,6 +70,11 @@ def import_object(path: str, key: str) -> object:
             f"config key '{key}': cannot import module {module_name!r} ({exc}); "
             "check the path and that the module is on PYTHONPATH"
         ) from None
+    except Exception as exc:  # the module itself is broken (SyntaxError, NameError, ...)
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:160]
+        raise ConfigError(
+            f"config key '{key}': module {module_name!r} fails to import ({reason}); fix the module"
+        ) from None
     try:
         obj = module
         for part in attr.split("."):

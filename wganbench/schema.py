@@ -55,5 +55,7 @@ def _retrieve(uri: str) -> Resource:
 def first_error(schema: dict, instance: Any) -> ValidationError | None:
     """Validate ``instance`` in place (defaults filled in); the shallowest error, if any."""
     validator = FillingValidator(schema, registry=Registry(retrieve=_retrieve))  # type: ignore[call-arg]
-    errors = sorted(validator.iter_errors(instance), key=lambda e: (len(e.absolute_path), e.message))
+    # shallowest first; at one depth an unknown key first (a typo also makes its intended key "missing")
+    errors = sorted(validator.iter_errors(instance),
+                    key=lambda e: (len(e.absolute_path), e.validator != "additionalProperties", e.message))
     return errors[0] if errors else None

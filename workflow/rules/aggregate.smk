@@ -42,6 +42,6 @@ rule aggregate:
         "../../environment.yml"
     shell:
         "wganbench aggregate --runs-root results/runs --benchmarks results/benchmarks"
-        " --out $(dirname {output.runs}) --baseline {params.baseline} --confidence {params.confidence}"
-        " --resamples {params.resamples} --alpha {params.alpha} --seed {params.seed}"
-        " {params.run_dirs} > {log} 2>&1"
+        " --out \"$(dirname {output.runs:q})\" --baseline {params.baseline:q} --confidence {params.confidence:q}"
+        " --resamples {params.resamples:q} --alpha {params.alpha:q} --seed {params.seed:q}"
+        " {params.run_dirs:q} > {log:q} 2>&1"

@@ -1,9 +1,12 @@
 # Shared by all .smk files: the grid's cells, paths and per-experiment lookups. Everything here
 # reads the validated config only; nothing imports torch, so parsing stays fast on SLURM nodes.
 import copy
+import functools
 import os
 import re
 from importlib import resources
+
+from types import SimpleNamespace
 
 import yaml
 from snakemake.exceptions import WorkflowError
@@ -18,14 +21,21 @@ TOY_DATASETS = {"8gaussians", "25gaussians", "swissroll"}
 UNLABELLED_DATASETS = {"lsun-bedroom", "celeba"}
 
 
+# Configured names must match the schema's $defs/name (they become folders under results/); the
+# wildcards take nothing else, so no path built from them leaves results/.
+NAME = r"[a-z0-9][a-z0-9_-]*"
+
+
 wildcard_constraints:
-    experiment=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    dataset=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    objective=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    arch=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    experiment=NAME,
+    dataset=NAME,
+    objective=NAME,
+    arch=NAME,
     seed=r"\d+",
+    size=r"\d+",
 
 
+@functools.cache  # read once per parse, not once per call
 def builtin_objectives():
     """Names of wganbench's built-in objectives (read from its YAML, not by importing torch)."""
     text = (resources.files("wganbench") / "objectives" / "builtin.yaml").read_text()
@@ -57,19 +67,72 @@ def check_objectives():
         raise WorkflowError(f"config key 'aggregate.baseline': unknown objective {baseline!r}")
 
 
+def checked_cells():
+    """One (where, cell, grid file content) per experiment x data set x objective x architecture:
+    what `wganbench train` gets, so the workflow refuses exactly what training would."""
+    for name, experiment in config["experiments"].items():
+        seed = experiment.get("seeds", config["seeds"])[0]
+        for dataset in experiment["datasets"]:
+            for objective in experiment_objectives(name):
+                for arch in experiment["archs"]:
+                    cell = dict(objective=objective, arch=arch, dataset=dataset, seed=seed,
+                                iterations=experiment["iterations"])
+                    where = f"experiments.{name} (cell {dataset}/{objective}/{arch})"
+                    yield where, cell, grid_file(SimpleNamespace(experiment=name, objective=objective))
+
+
+def check_grid():
+    """Main process only (jobs parse the workflow too, and must stay torch-free): every data
+    set, architecture and configured objective by its key (a user's loss class is imported),
+    then every cell resolved as `wganbench train` will. Returns the resolved cells."""
+    if not workflow.is_main_process:
+        return []
+    from wganbench.config import check_cells, check_grid_parts
+
+    with one_line_errors():
+        check_grid_parts(config)
+        return check_cells(checked_cells())
+
+
+def check_data_roots():
+    """Each torchvision data set's data_root exists (wganbench's data registry says how to get it)."""
+    from wganbench.config import check_data
+
+    with one_line_errors():
+        check_data(RESOLVED_CELLS)
+
+
 def cells():
     """Every grid cell as wildcard values, in config order."""
     for name, experiment in config["experiments"].items():
         for dataset in experiment["datasets"]:
             for objective in experiment_objectives(name):
                 for arch in experiment["archs"]:
-                    for seed in experiment.get("seeds", config["seeds"]):
+                    for seed in experiment_seeds(name):
                         yield dict(experiment=name, dataset=dataset, objective=objective, arch=arch, seed=seed)
 
 
 def run_files(name):
     """One file of every run, e.g. run_files('metrics.json')."""
     return [f"{RUN}/{name}".format(**cell) for cell in cells()]
+
+
+def experiment_seeds(name):
+    return config["experiments"][name].get("seeds", config["seeds"])
+
+
+def ensembled_experiments():
+    return [name for name, experiment in config["experiments"].items()
+            if experiment["ensemble"] and len(experiment_seeds(name)) > 1]
+
+
+def one_of(names):
+    """A wildcard regex matching exactly these names (none: matches nothing)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
+RUN_FILES = {"status": "status.json", "config": "config.yaml", "log": "log.csv",
+             "samples": "samples.npz", "png": "samples.png"}
 
 
 def experiment_of(wildcards):
@@ -113,9 +176,16 @@ def extractor_version():
 
 def image_size(wildcards):
     """The cell's image size: experiment settings, then defaults, then the schema's default."""
-    cell_schema = yaml.safe_load(package_text("schemas", "config.schema.yaml"))["$defs"]["cell"]
     merged = {**config["defaults"], **experiment_of(wildcards)["settings"]}
-    return merged.get("image_size", cell_schema["properties"]["image_size"]["default"])
+    return merged.get("image_size", cell_default("image_size"))
+
+
+@functools.cache
+def cell_default(key):
+    """A cell key's schema default. Parsed once: the schema is ~100 ms of YAML, and image_size
+    runs for every evaluate job (a 1,000-cell image grid paid it 1,000 times in a dry run)."""
+    cell_schema = yaml.safe_load(package_text("schemas", "config.schema.yaml"))["$defs"]["cell"]
+    return cell_schema["properties"][key]["default"]
 
 
 def extractor_file(wildcards):
@@ -148,12 +218,14 @@ def theory_targets():
 
 
 def metric_options():
-    """`--metric EXP=NAME` for experiments that name the metric their figures plot."""
+    """`--metric EXP=NAME` for experiments that name the metric their figures plot, as a list of
+    arguments, each quoted by `:q` in the shell command."""
     chosen = {name: e["metric"] for name, e in config["experiments"].items() if e.get("metric")}
-    return " ".join(f"--metric {name}={metric}" for name, metric in chosen.items())
+    return [part for name, metric in chosen.items() for part in ("--metric", f"{name}={metric}")]
 
 
 fill_evaluation_defaults()
 EXTRACTORS = config["evaluation"]["extractor_dir"]
 EXTRACTOR_VERSION = extractor_version()
 check_objectives()
+RESOLVED_CELLS = check_grid()

@@ -30,8 +30,8 @@ rule figure_samples:
     conda:
         "../../environment.yml"
     shell:
-        "wganbench figures samples --experiment {wildcards.experiment}"
-        " --tables $(dirname {input.runs}) --out {output} > {log} 2>&1"
+        "wganbench figures samples --experiment {wildcards.experiment:q}"
+        " --tables \"$(dirname {input.runs:q})\" --out {output:q} > {log:q} 2>&1"
 
 
 for _kind in FIGURES:
@@ -65,5 +65,5 @@ for _kind in FIGURES:
         conda:
             "../../environment.yml"
         shell:
-            "wganbench figures {params.kind} --tables $(dirname {input.runs})"
-            " --out {output} {params.metrics} > {log} 2>&1"
+            "wganbench figures {params.kind:q} --tables \"$(dirname {input.runs:q})\""
+            " --out {output:q} {params.metrics:q} > {log:q} 2>&1"

@@ -29,4 +29,4 @@ for _name in config["theory"]:
         conda:
             "../../environment.yml"
         shell:
-            "wganbench theory {params.name} --out {output} --seed {params.seed} > {log} 2>&1"
+            "wganbench theory {params.name:q} --out {output:q} --seed {params.seed:q} > {log:q} 2>&1"
