@@ -1,7 +1,10 @@
 """Run folders -> pandas tables: ``runs`` (one row per run), ``summary`` (seed statistics), ``curves``.
 
 Reads only the run-folder contract (``wganbench.rundir``) plus the Snakemake benchmark files, so the
-tables are a pure function of files a person can open. The seed statistics are the point: with a
+tables are a pure function of files a person can open. A file it cannot trust (unreadable, or
+metrics that measured another state of the run than status.json records) stops it with a one-line
+error naming the file and the repair, rather than leaving a gap or a wrong number in the tables; a
+run that stopped early (diverged, failed) is a row with its reason and no final metric. The seed statistics are the point: with a
 handful of seeds per cell, a mean alone says little, so every metric gets a bootstrap interval and a
 rank test against a baseline objective, Holm-corrected across the objectives it is compared with.
 """
@@ -19,7 +22,10 @@ import pandas as pd
 import yaml
 from scipy import stats
 
-from .rundir import COMPLETED, RunDir, read_json
+from .registry import ConfigError
+from .rundir import COMPLETED, RunDir
+
+MISSING = "missing"  # a run folder without status.json: listed, never counted as a result
 
 # columns that describe a run rather than measure it (metrics are every other numeric column)
 KEY_COLUMNS = ["experiment", "dataset", "image_size", "objective", "arch", "critic", "seed"]
@@ -66,6 +72,13 @@ def read_benchmark(path: Path) -> dict[str, float]:
     return {k: _number(v) for k, v in rows[-1].items()}
 
 
+def read_job_benchmark(rule_root: Path, relative: Path) -> dict[str, float]:
+    """The benchmark of the job that made this run: its own (``.../seedN.tsv``) or, for seeds trained
+    or evaluated together as one ensemble job, that job's (``.../seeds.tsv``), shared by its seeds."""
+    own = read_benchmark(rule_root / relative.with_suffix(".tsv"))
+    return own or read_benchmark(rule_root / relative.parent / "seeds.tsv")
+
+
 def _number(text: str | None) -> float:
     try:
         return float(text)  # type: ignore[arg-type]
@@ -78,8 +91,10 @@ def run_row(run_dir: Path, runs_root: Path, benchmarks_root: Path | None) -> dic
     run = RunDir(run_dir)
     relative = run_dir.resolve().relative_to(runs_root.resolve())
     config = run.read_config()
-    status = run.read_status() or {"status": "missing", "iterations": 0, "reason": "no status.json"}
-    provenance = read_json(run.provenance) if run.provenance.exists() else {}
+    status = run.read_status() or {"status": MISSING, "iterations": 0, "reason": "no status.json (not trained yet)"}
+    metrics = run.read_metrics()
+    check_metrics_match(run, status, metrics)
+    provenance = run.read_provenance() or {}
     row: dict[str, Any] = {
         "experiment": relative.parts[0], "dataset": config["dataset"], "image_size": config.get("image_size"),
         "objective": config["objective"], "arch": config["arch"], "critic": config["critic"],
@@ -88,12 +103,24 @@ def run_row(run_dir: Path, runs_root: Path, benchmarks_root: Path | None) -> dic
         "run_dir": str(run_dir),
     }
     for rule, columns in BENCHMARK_COLUMNS.items():
-        bench = read_benchmark(benchmarks_root / rule / relative.with_suffix(".tsv")) if benchmarks_root else {}
+        bench = read_job_benchmark(benchmarks_root / rule, relative) if benchmarks_root else {}
         row.update({column: bench.get(field, math.nan) for field, column in columns.items()})
-    if run.metrics.exists():
-        for name, value in flatten_metrics(read_json(run.metrics)).items():
-            row[name if name not in INFO_COLUMNS else f"metric.{name}"] = value
+    if metrics is None and status["status"] == COMPLETED:
+        row["reason"] = "not evaluated: no metrics.json"
+    for name, value in flatten_metrics(metrics or {}).items():
+        row[name if name not in INFO_COLUMNS else f"metric.{name}"] = value
     return row
+
+
+def check_metrics_match(run: RunDir, status: dict, metrics: dict | None) -> None:
+    """Refuse metrics.json from another state of the run (e.g. measured before a retrain ended
+    differently): its numbers would sit in the row of a run they do not describe."""
+    if metrics is None or "run_status" not in metrics or status["status"] == MISSING:
+        return  # metrics.json of `wganbench evaluate` records the status it measured
+    if metrics.get("run_status") != status["status"]:
+        raise ConfigError(
+            f"{run.metrics} measured a run with status {metrics.get('run_status')!r}, but {run.status} says "
+            f"{status['status']!r}; rerun `snakemake --cores all --forcerun {run.metrics}` (or `wganbench evaluate {run.path}`)")
 
 
 def collect_runs(run_dirs: Iterable[Path], runs_root: Path, benchmarks_root: Path | None = None) -> pd.DataFrame:
@@ -134,7 +161,7 @@ def collect_curves(runs: pd.DataFrame) -> pd.DataFrame:
     records = []
     for row in runs[KEY_COLUMNS + ["status", "run_dir"]].to_dict("records"):
         run = RunDir(row.pop("run_dir"))
-        metrics = read_json(run.metrics) if run.metrics.exists() else {}
+        metrics = run.read_metrics() or {}
         for point in [*_log_curves(run), *_metric_curves(metrics)]:
             records.append({**row, **point})
     columns = KEY_COLUMNS + ["status", "source", "variable", "iteration", "value"]
@@ -234,7 +261,7 @@ def write_table(frame: pd.DataFrame, out: Path, name: str, csv_too: bool = True)
 
 
 def runs_html(runs: pd.DataFrame) -> str:
-    """The runs table as a web page for the report, diverged runs marked in red."""
+    """The runs table as a web page for the report, runs that did not complete marked in red."""
     shown = runs.drop(columns=["run_dir"], errors="ignore")
     styled = shown.style.apply(
         lambda row: ["background-color: #f8d7da" if row["status"] != COMPLETED else "" for _ in row], axis=1

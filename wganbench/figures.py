@@ -8,6 +8,7 @@ one metric on its y axes (``--metric EXP=NAME``; default the first metric evalua
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,11 +24,14 @@ import seaborn as sns  # noqa: E402
 
 from .aggregate import metric_columns  # noqa: E402
 from .registry import ConfigError, Registry  # noqa: E402
-from .rundir import COMPLETED, RunDir  # noqa: E402
+from .rundir import COMPLETED, FAILED, RunDir  # noqa: E402
 
 Figure = matplotlib.figure.Figure
 FIGURES: Registry[Callable[["Tables", "Options"], Figure]] = Registry("figure")
 PANEL = 2.6  # inches per facet
+# statuses whose samples say nothing about the objective (the run never got going): the panel shows
+# the reason instead; a diverged run's panel shows its last samples
+NO_SAMPLES = {FAILED}
 # the metric an experiment's figures plot when the config names none: the first of these evaluate
 # reported for it (image quality, then 2-D distance, then coverage), else the first at all
 PREFERRED_METRICS = ["fid", "w1", "modes_covered", "kid", "isc", "high_quality_share"]
@@ -142,6 +146,9 @@ def _real_points(dataset: str, count: int = 1000) -> np.ndarray:
 
 def _draw_samples(ax: plt.Axes, run: dict, real: dict[str, np.ndarray]) -> None:
     samples, _ = RunDir(run["run_dir"]).load_samples()
+    if samples.size == 0:
+        empty(ax, "no samples")
+        return
     if samples.ndim == 2:  # 2-D points over the real data
         if run["dataset"] not in real:
             real[run["dataset"]] = _real_points(run["dataset"])
@@ -184,10 +191,13 @@ def sample_grid(tables: Tables, options: Options) -> Figure:
             if run is None:
                 empty(ax, "not in grid")
                 continue
-            _draw_samples(ax, run, real)
-            diverged = run["status"] != COMPLETED
-            ax.set_title(f"{objective} | {dataset}/{arch}" + (f"\n{run['status'].upper()}" if diverged else ""),
-                         fontsize="small", color="tab:red" if diverged else "black")
+            stopped = run["status"] != COMPLETED
+            if run["status"] in NO_SAMPLES:
+                empty(ax, textwrap.fill(str(run["reason"]), 30)[:160])
+            else:
+                _draw_samples(ax, run, real)
+            ax.set_title(f"{objective} | {dataset}/{arch}" + (f"\n{run['status'].upper()}" if stopped else ""),
+                         fontsize="small", color="tab:red" if stopped else "black")
     return fig
 
 
@@ -255,7 +265,7 @@ def estimate_vs_quality(tables: Tables, options: Options) -> Figure:
 @FIGURES.register("distributions")
 def final_distributions(tables: Tables, options: Options) -> Figure:
     """Final metric over seeds per objective x architecture: box for the spread, points for seeds."""
-    fig, axes, rows = arch_grid(tables.runs, "final metric per objective (one point per seed; diverged runs omitted)")
+    fig, axes, rows = arch_grid(tables.runs, "final metric per objective (one point per seed; diverged and failed runs omitted)")
     for i, (experiment, dataset, archs) in enumerate(rows):
         metric = tables.metric(experiment, options)
         for j, arch in enumerate(archs):
@@ -276,14 +286,14 @@ def final_distributions(tables: Tables, options: Options) -> Figure:
 
 @FIGURES.register("success")
 def success_heatmap(tables: Tables, options: Options) -> Figure:
-    """Share of seeds that did not diverge, objective x (experiment, data set, architecture)."""
+    """Share of seeds that completed (did not diverge or fail), objective x (experiment, data set, architecture)."""
     runs = tables.runs.assign(success=tables.runs["status"] == COMPLETED,
                               cell=tables.runs["experiment"] + "/" + tables.runs["dataset"] + "\n" + tables.runs["arch"])
     grid = runs.pivot_table(index="objective", columns="cell", values="success", aggfunc="mean", sort=False)
     width = 2.0 + 0.9 * max(1, grid.shape[1])
     fig, ax = plt.subplots(figsize=(width, 1.2 + 0.35 * max(1, grid.shape[0])), constrained_layout=True)
     sns.heatmap(grid.astype(float), annot=True, fmt=".2f", vmin=0, vmax=1, cmap="RdYlGn", cbar_kws={"label": "success rate"}, ax=ax)
-    ax.set_title("success rate (not diverged) over seeds")
+    ax.set_title("success rate (completed: not diverged or failed) over seeds")
     ax.set_xlabel("")
     ax.tick_params(axis="x", labelsize="small")
     return fig

@@ -1,7 +1,10 @@
 """The run folder: the one contract between train, evaluate and aggregate.
 
 Every file is written atomically (temp file in the same folder, fsync, rename), so a run killed at
-any moment leaves either the old or the new version of each file, never half of one.
+any moment leaves either the old or the new version of each file, never half of one. A file damaged
+anyway (a full disk, a copy cut short) is a one-line ``CorruptFileError`` from its reader here, naming
+the file and the command that makes it again, so train, evaluate, aggregate and figures all say the
+same thing and none of them reads a wrong number out of it.
 """
 
 from __future__ import annotations
@@ -27,8 +30,28 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-class CheckpointError(ConfigError):
+class CorruptFileError(ConfigError):
+    """A run file that cannot be read; the message names the file and the command that repairs it."""
+
+
+class CheckpointError(CorruptFileError):
     """A checkpoint that cannot be read; the message names the file and the way out."""
+
+
+def unreadable(path: Path, exc: BaseException, repair: str) -> CorruptFileError:
+    reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+    return CorruptFileError(f"{path} is unreadable ({reason}); {repair}")
+
+
+def read_json_object(path: Path, repair: str) -> dict:
+    """A JSON object from ``path``; anything else (truncated, binary, a list) names the repair."""
+    try:
+        value = read_json(path)
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise unreadable(path, exc, repair) from None
+    if not isinstance(value, dict):
+        raise unreadable(path, ValueError(f"JSON {type(value).__name__}, not an object"), repair)
+    return value
 
 
 def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
@@ -85,7 +108,30 @@ class RunDir:
         write_json(self.status, {"status": status, "iterations": iterations, "reason": reason, **extra})
 
     def read_status(self) -> dict | None:
-        return read_json(self.status) if self.status.exists() else None
+        if not self.status.exists():
+            return None
+        return read_json_object(self.status, f"{self._redo(self.status)} (or `rm {self.status}` and the same "
+                                             f"`wganbench train` command): training writes it again from {self.checkpoint.name}")
+
+    @staticmethod
+    def _redo(path: Path) -> str:
+        """The Snakemake command that remakes ``path`` and what depends on it (a plain rerun would
+        not: Snakemake does not remake a missing intermediate file when the tables exist)."""
+        return f"rerun `snakemake --cores all --forcerun {path}`"
+
+    # provenance and metrics ------------------------------------------------------------------------
+    def read_provenance(self) -> dict | None:
+        if not self.provenance.exists():
+            return None
+        return read_json_object(self.provenance, f"{self._redo(self.status)} (or `rm {self.provenance} {self.status}` "
+                                                 "and the same `wganbench train` command)")
+
+    def read_metrics(self) -> dict | None:
+        """metrics.json of `wganbench evaluate`, or None before the run is evaluated."""
+        if not self.metrics.exists():
+            return None
+        return read_json_object(self.metrics, f"{self._redo(self.metrics)} (or `wganbench evaluate {self.path}`) "
+                                              "to measure the run again")
 
     # log --------------------------------------------------------------------------------------
     def write_log(self, rows: Iterable[dict]) -> None:
@@ -132,8 +178,18 @@ class RunDir:
         return self.snapshots / f"iter_{iteration:08d}.npz"
 
     def load_samples(self, path: Path | None = None) -> tuple[np.ndarray, int]:
-        with np.load(path or self.samples) as data:
-            return data["samples"], int(data["iteration"])
+        path = path or self.samples
+        try:
+            with np.load(path) as data:
+                return data["samples"], int(data["iteration"])
+        except Exception as exc:  # numpy/zipfile raise many types for truncated or foreign files
+            if path == self.samples:
+                repair = (f"{self._redo(self.samples)} (or `rm {self.samples} {self.status}` and the same `wganbench "
+                          f"train` command): training redraws the samples from {self.checkpoint.name}")
+            else:  # a snapshot can only come from training again
+                repair = (f"`rm {self.checkpoint}` and {self._redo(self.status)} (or `wganbench train ... --restart`) "
+                          "to train the cell again")
+            raise unreadable(path, exc, repair) from None
 
     def snapshot_files(self) -> list[Path]:
         return sorted(self.snapshots.glob("iter_*.npz")) if self.snapshots.exists() else []

@@ -2,7 +2,10 @@
 
 The final batch (samples.npz) gives the top-level values; the batches saved at logged iterations
 (samples/iter_*.npz) give ``curves``. A batch that can't be measured (missing, NaN from a diverged
-run) gets every value marked unavailable with the reason. What may fail for lack of weights or
+run) gets every value marked unavailable with the reason, and so does the final batch of a run that
+stopped early (diverged, or failed for lack of memory): its last state is not the cell's result, and a
+number for it would sit in the tables beside real ones. An unreadable sample file is a one-line error
+(from ``RunDir.load_samples``) that names the file and how to redraw it. What may fail for lack of weights or
 labels is resolved before the first number is computed, and metrics.json is replaced atomically at
 the end, so a failed evaluation leaves the previous file as it was.
 """
@@ -18,7 +21,7 @@ import torch
 
 from .. import __version__
 from ..registry import ConfigError
-from ..rundir import DIVERGED, RunDir, write_json
+from ..rundir import COMPLETED, RunDir, write_json
 from .context import Context
 from .families import Family, families_for
 from .records import FORMAT, unavailable
@@ -42,12 +45,18 @@ class _Preparer:
             self.done = True
 
 
-def _load(run: RunDir, path: Path, ctx: Context, status: Mapping[str, Any]) -> Loaded:
-    """(samples, iteration, None) for a batch that can be measured, else (None, iteration, reason)."""
-    diverged = f"; the run diverged: {status.get('reason')}" if status.get("status") == DIVERGED else ""
+def _load(run: RunDir, path: Path, ctx: Context, status: Mapping[str, Any], final: bool = False) -> Loaded:
+    """(samples, iteration, None) for a batch that can be measured, else (None, iteration, reason).
+
+    ``final``: the run's last batch, which measures the cell only when the run completed.
+    """
+    state = status.get("status")
+    stopped = f"; the run {state}: {status.get('reason')}" if state not in (None, COMPLETED) else ""
     if not path.exists():
-        return None, None, f"no sample file {path.name} (the run has not finished, or crashed){diverged}"
+        return None, None, f"no sample file {path.name} (the run has not finished, or crashed){stopped}"
     samples, iteration = run.load_samples(path)
+    if stopped and samples.size == 0:
+        return None, iteration, f"no samples{stopped}"
     expected = tuple(ctx.dataset.sample_shape)
     if samples.ndim != len(expected) + 1 or tuple(samples.shape[1:]) != expected:
         needs = ", ".join(map(str, ("N", *expected)))
@@ -55,7 +64,9 @@ def _load(run: RunDir, path: Path, ctx: Context, status: Mapping[str, Any]) -> L
                           f"{ctx.dataset_name!r} at image size {ctx.image_size} needs ({needs})")
     bad = int((~np.isfinite(samples)).reshape(len(samples), -1).any(axis=1).sum())
     if bad:
-        return None, iteration, f"{bad} of {len(samples)} samples are not finite (NaN or inf){diverged}"
+        return None, iteration, f"{bad} of {len(samples)} samples are not finite (NaN or inf){stopped}"
+    if final and stopped:
+        return None, iteration, f"only a completed run gets final metrics{stopped}"
     if len(samples) < 2:
         return None, iteration, f"{len(samples)} sample(s) are too few to measure"
     tensor = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
@@ -102,7 +113,8 @@ def evaluate_run(run_dir: str | Path, settings: Mapping[str, Any] | None = None)
         "format": FORMAT, "wganbench_version": __version__, "dataset": ctx.dataset_name,
         "run_status": status.get("status"), "run_status_reason": status.get("reason"),
     }
-    result.update(evaluate_batch(ctx, families, *_load(run, run.samples, ctx, status), run.samples.name, prepare))
+    result.update(evaluate_batch(ctx, families, *_load(run, run.samples, ctx, status, final=True),
+                                run.samples.name, prepare))
     if settings["curves"]:
         result["curves"] = []
         for path in run.snapshot_files():
