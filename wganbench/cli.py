@@ -24,14 +24,31 @@ def _train(args: argparse.Namespace) -> int:
     if args.critic is not None:
         cell["critic"] = args.critic
     cfg = resolve_cell(cell, load_grid_config(args.config), parse_overrides(args.set))
+    flags = {"restart": args.restart, "restart_if_changed": args.restart_if_changed,
+             "restart_if_corrupt": args.restart_if_corrupt}
     try:
-        status = train(cfg, args.out, restart=args.restart, restart_if_changed=args.restart_if_changed,
-                       restart_if_corrupt=args.restart_if_corrupt)
+        if args.seeds is None:
+            print(json.dumps(train(cfg, args.out, **flags)))
+            return 0
+        from .ensemble import member_folders, train_seeds
+
+        member_folders(args.out, args.seeds)  # a bad pattern is an error before anything is loaded
+        for seed, status in zip(args.seeds, train_seeds(cfg, args.seeds, args.out, **flags)):
+            print(json.dumps({"seed": seed, **status}))
     except Interrupted as exc:
         print(f"wganbench: interrupted by {exc}", file=sys.stderr)
         return EXIT_REQUEUE
-    print(json.dumps(status))
     return 0
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of seeds, e.g. 0,1,2") from None
+    if any(seed < 0 for seed in seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: seeds are integers >= 0")
+    return seeds
 
 
 def _theory(args: argparse.Namespace) -> int:
@@ -52,9 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--arch", required=True, help="generator architecture: dcgan, dcgan-nobn, mlp")
     train.add_argument("--critic", default=None, help="critic architecture (default: the paper's pairing)")
     train.add_argument("--dataset", required=True)
-    train.add_argument("--seed", type=int, default=0)
+    seeds = train.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=0)
+    seeds.add_argument("--seeds", type=_seed_list, default=None, metavar="0,1,2",
+                       help="train these seeds in one process as a batched ensemble; --out must contain {seed}")
     train.add_argument("--iterations", type=int, required=True, help="generator iterations")
-    train.add_argument("--out", required=True, help="run folder")
+    train.add_argument("--out", required=True, help="run folder ('results/runs/x/seed{seed}' with --seeds)")
     train.add_argument("--config", default=None, help="grid config file with `objectives:` and `defaults:`")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a resolved-config key, dotted for nesting (optimizer.lr=1e-3)")

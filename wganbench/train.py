@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from . import provenance
 from .data import is_toy, load_dataset
-from .device import pick_device
+from .device import autocast, pick_device, prepare_model, to_device
 from .models import build_critic, build_generator
 from .objectives import Batch, build_objective, build_optimizer
 from .registry import ConfigError
@@ -31,7 +31,8 @@ from .rundir import COMPLETED, DIVERGED, FAILED, CheckpointError, RunDir, write_
 from .sample_plot import image_grid_png, scatter_png
 
 # keys that do not change what a run computes: a checkpoint written under other values resumes
-RESUME_INDEPENDENT = frozenset({"iterations", "checkpoint_every", "device", "threads", "workers"})
+RESUME_INDEPENDENT = frozenset({"iterations", "checkpoint_every", "device", "threads", "workers", "channels_last",
+                                "compile"})
 
 
 # SLURM sends SIGTERM at a time limit or preemption, and the signal asked for with --signal (USR1)
@@ -43,6 +44,10 @@ EXIT_REQUEUE = 75  # EX_TEMPFAIL: try again later; Snakemake's retries / SLURM's
 class Diverged(Exception):
     """Raised inside the loop when a loss is not finite or the critic output explodes."""
 
+    def __init__(self, message: str, iteration: int | None = None) -> None:
+        super().__init__(message)
+        self.iteration = iteration  # the generator iteration (1-based) that went bad
+
 
 class Interrupted(Exception):
     """A stop signal arrived; the checkpoint of ``iteration`` is on disk and a rerun resumes there."""
@@ -53,8 +58,10 @@ class Interrupted(Exception):
 
 
 def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | None = None,
-          restart_if_changed: bool = False, restart_if_corrupt: bool = False) -> dict:
+          restart_if_changed: bool = False, restart_if_corrupt: bool = False, ensemble: dict | None = None) -> dict:
     """Run (or resume) the cell ``cfg`` into ``out``; returns the status dict written.
+
+    ``ensemble``: recorded in provenance when this run is one seed of ``wganbench train --seeds``.
 
     ``restart_if_changed`` starts over when the checkpoint was written under another config (the
     workflow reruns a cell only when its settings changed); ``restart_if_corrupt`` when it is unreadable.
@@ -76,17 +83,22 @@ def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | No
     shape = dataset.sample_shape
     objective = build_objective(cfg)
 
+    dataset = dataset.to(device)  # small sets keep their tensors on the device: a batch is an index
+
     torch.manual_seed(cfg["seed"])
     generator = build_generator(cfg, shape).to(device)
     critic = build_critic(cfg, shape, objective.loss.critic_outputs)
     for method in objective.lipschitz:
         critic = method.prepare(critic)
     critic = critic.to(device)
+    # what the loop calls: the same modules, optionally channels-last and compiled (state stays in them)
+    run_generator, run_critic = prepare_model(generator, cfg), prepare_model(critic, cfg)
     opt_critic = build_optimizer(cfg["optimizer"], critic.parameters())
     opt_generator = build_optimizer(cfg["generator_optimizer"] or cfg["optimizer"], generator.parameters())
     rng = torch.Generator().manual_seed(cfg["seed"])
     fixed_noise = torch.randn(cfg["sample_count"], cfg["nz"], generator=torch.Generator().manual_seed(10**6 + cfg["seed"]))
     monitor = OutputMonitor(critic)
+    guard = DivergenceGuard(cfg["divergence_bound"], immediate=checks_each_step(device))
 
     iteration, batches_used, log_rows, elapsed_before = 0, 0, [], 0.0
     if state is not None:
@@ -103,12 +115,16 @@ def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | No
     run.status.unlink(missing_ok=True)
     record = {"versions": provenance.versions(), "git_commit": provenance.git_commit(),
               **provenance.device_description(device), "start": provenance.now(),
-              "resumed_from_iteration": iteration}
+              "resumed_from_iteration": iteration, "precision": cfg["precision"]}
+    if ensemble is not None:
+        record["ensemble"] = ensemble
     write_json(run.provenance, record)
     run.write_log(log_rows)  # drops rows logged after the checkpoint we resume from
+    guard.keep(generator)  # the state a run found diverged late falls back to, at worst
 
     data = dataset.batches(cfg["batch_size"], cfg["seed"], start=batches_used)
     noise = lambda: torch.randn(cfg["batch_size"], cfg["nz"], generator=rng).to(device)  # noqa: E731
+    mixed = autocast(device, cfg["precision"])  # forward passes only; a no-op in fp32
     started = time.perf_counter()
     bar = tqdm(total=cfg["iterations"], initial=iteration, desc=f"{cfg['objective']}/{cfg['arch']}",
                disable=not (sys.stderr.isatty() if progress is None else progress), dynamic_ncols=True)
@@ -120,50 +136,58 @@ def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | No
             critic.requires_grad_(True)
             steps = objective.critic_steps(iteration)
             for _ in range(steps):
-                real = next(data).to(device)
+                real = to_device(next(data), device, cfg)
                 batches_used += 1
-                with torch.no_grad():
-                    fakes = [generator(noise()) for _ in range(objective.loss.fake_batches)]
+                with torch.no_grad(), mixed:
+                    fakes = [run_generator(noise()) for _ in range(objective.loss.fake_batches)]
                 batch = Batch(real, fakes)
                 monitor.reset()
-                critic_loss, estimate = objective.loss.critic_loss(critic, batch)
-                for method in objective.lipschitz:
-                    penalty = method.penalty(objective.loss, critic, batch, rng)
-                    if penalty is not None:
-                        critic_loss = critic_loss + penalty
+                with mixed:
+                    critic_loss, estimate = objective.loss.critic_loss(run_critic, batch)
+                    for method in objective.lipschitz:
+                        penalty = method.penalty(objective.loss, run_critic, batch, rng)
+                        if penalty is not None:
+                            critic_loss = critic_loss + penalty
                 opt_critic.zero_grad(set_to_none=True)
                 critic_loss.backward()
                 grad_norm = total_grad_norm(critic)
-                check_finite(iteration, critic_loss=critic_loss, critic_grad_norm=grad_norm)
-                monitor.check(iteration, cfg["divergence_bound"])
+                guard.finite(iteration, critic_loss=critic_loss, critic_grad_norm=grad_norm)
+                guard.bounded(iteration, monitor.largest)
                 opt_critic.step()
                 for method in objective.lipschitz:
                     method.after_critic_step(critic)
 
             # --- generator step -----------------------------------------------------------------
             critic.requires_grad_(False)
-            fakes = [generator(noise()) for _ in range(objective.loss.fake_batches)]
-            generator_loss = objective.loss.generator_loss(critic, Batch(real, fakes))
+            with mixed:
+                fakes = [run_generator(noise()) for _ in range(objective.loss.fake_batches)]
+                generator_loss = objective.loss.generator_loss(run_critic, Batch(real, fakes))
             opt_generator.zero_grad(set_to_none=True)
             generator_loss.backward()
-            check_finite(iteration, generator_loss=generator_loss)
+            guard.finite(iteration, generator_loss=generator_loss)
             opt_generator.step()
             iteration += 1
             bar.update(1)
 
             # --- bookkeeping --------------------------------------------------------------------
             wall = elapsed_before + time.perf_counter() - started
-            if iteration % cfg["log_every"] == 0 or iteration == cfg["iterations"]:
+            logged = iteration % cfg["log_every"] == 0 or iteration == cfg["iterations"]
+            snapshot = cfg["snapshot_every"] and iteration % cfg["snapshot_every"] == 0
+            checkpoint = iteration % cfg["checkpoint_every"] == 0 or iteration == cfg["iterations"] or stop.signal_name
+            if logged or snapshot or checkpoint:  # nothing is written from a state not known finite
+                guard.flush()
+                guard.keep(generator)
+            if logged:
                 row = {"iteration": iteration, "critic_loss": float(critic_loss.detach()), "generator_loss":
                        float(generator_loss.detach()), "distance_estimate": float(estimate),
                        "critic_grad_norm": float(grad_norm), "critic_steps": steps, "wall_seconds": wall}
                 log_rows.append(row)
                 run.append_log(row)
                 bar.set_postfix(estimate=f"{float(estimate):.4g}")
-            if cfg["snapshot_every"] and iteration % cfg["snapshot_every"] == 0:
+            if snapshot:
                 run.write_samples(draw_samples(generator, fixed_noise, device), iteration,
                                   run.snapshot_path(iteration))
-            if iteration % cfg["checkpoint_every"] == 0 or iteration == cfg["iterations"] or stop.signal_name:
+            if checkpoint:
                 run.save_checkpoint({
                     "config": cfg, "iteration": iteration, "batches_used": batches_used,
                     "generator": generator.state_dict(), "critic": critic.state_dict(),
@@ -174,6 +198,9 @@ def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | No
                 raise Interrupted(stop.signal_name, iteration, run.checkpoint)
     except Diverged as exc:
         status, reason = DIVERGED, str(exc)
+        if exc.iteration is not None and exc.iteration <= iteration:  # found late (no per-step sync):
+            iteration = exc.iteration - 1  # the run ends where it went bad,
+            guard.restore(generator)  # with the generator of the last state known finite
     except Exception as exc:
         if not is_out_of_memory(exc):
             raise
@@ -272,7 +299,64 @@ def check_resumable(saved: dict, cfg: dict, run: RunDir) -> None:
 def check_finite(iteration: int, **values: torch.Tensor) -> None:
     for name, value in values.items():
         if not math.isfinite(float(value.detach())):
-            raise Diverged(f"{name} is {float(value)} at generator iteration {iteration + 1}")
+            raise Diverged(f"{name} is {float(value.detach())} at generator iteration {iteration + 1}", iteration + 1)
+
+
+def check_bound(iteration: int, largest: float, bound: float) -> None:
+    if not largest <= bound:
+        raise Diverged(f"critic output magnitude {largest:.4g} exceeds divergence_bound {bound:g} "
+                       f"at generator iteration {iteration + 1}", iteration + 1)
+
+
+def checks_each_step(device: torch.device) -> bool:
+    """On the CPU a float() of a loss costs nothing; on an accelerator it waits for the queue."""
+    return device.type == "cpu"
+
+
+class DivergenceGuard:
+    """train()'s divergence checks. ``immediate``: decided at once (the CPU). Otherwise each check
+    is a flag left on the device and read at ``flush`` (log, snapshot, checkpoint iterations), one
+    host synchronisation for all of them, still naming the exact first bad iteration; ``keep`` holds
+    a device copy of the generator last known finite, for the samples of a run found diverged late."""
+
+    def __init__(self, bound: float, immediate: bool) -> None:
+        self.bound, self.immediate = bound, immediate
+        self.pending: list[tuple[int, str, torch.Tensor, torch.Tensor]] = []
+        self.kept: dict | None = None
+
+    def finite(self, iteration: int, **values: torch.Tensor) -> None:
+        if self.immediate:
+            return check_finite(iteration, **values)
+        for name, value in values.items():
+            value = value.detach()
+            self.pending.append((iteration, name, ~torch.isfinite(value), value))
+
+    def bounded(self, iteration: int, largest: torch.Tensor | None) -> None:
+        if largest is None:
+            return
+        if self.immediate:
+            return check_bound(iteration, float(largest), self.bound)
+        self.pending.append((iteration, "output", ~(largest <= self.bound), largest))
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        flags = torch.stack([flag for _, _, flag, _ in self.pending]).tolist()
+        for (iteration, name, _, value), bad in zip(self.pending, flags):
+            if bad:
+                self.pending.clear()
+                if name == "output":
+                    check_bound(iteration, float(value), self.bound)
+                check_finite(iteration, **{name: value})
+        self.pending.clear()
+
+    def keep(self, generator: nn.Module) -> None:
+        if not self.immediate:
+            self.kept = {key: value.clone() for key, value in generator.state_dict().items()}
+
+    def restore(self, generator: nn.Module) -> None:
+        if self.kept is not None:
+            generator.load_state_dict(self.kept)
 
 
 def total_grad_norm(module: nn.Module) -> torch.Tensor:
@@ -285,19 +369,16 @@ class OutputMonitor:
     divergence bound holds for every loss without the losses reporting their raw outputs."""
 
     def __init__(self, critic: nn.Module) -> None:
-        self.largest = 0.0
+        self.largest: torch.Tensor | None = None  # on the device: no host synchronisation per forward
         critic.register_forward_hook(self._hook)
 
     def _hook(self, module: nn.Module, inputs: object, output: torch.Tensor) -> None:
-        self.largest = max(self.largest, float(output.detach().abs().max()))
+        largest = output.detach().abs().amax().float()
+        # fmax ignores NaN, as the Python max of floats did (a NaN output fails the loss check)
+        self.largest = torch.fmax(largest if self.largest is None else self.largest, largest)
 
     def reset(self) -> None:
-        self.largest = 0.0
-
-    def check(self, iteration: int, bound: float) -> None:
-        if not self.largest <= bound:  # also catches NaN
-            raise Diverged(f"critic output magnitude {self.largest:.4g} exceeds divergence_bound {bound:g} "
-                           f"at generator iteration {iteration + 1}")
+        self.largest = None
 
 
 @torch.no_grad()

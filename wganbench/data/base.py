@@ -47,6 +47,11 @@ class DataSet(ABC):
             yield self.batch(batch_size, seed, index)
             index += 1
 
+    def to(self, device: torch.device) -> DataSet:
+        """Keep the training tensors on ``device`` where the set is small and in memory, so a batch
+        is an index on the device, not a copy per step. Sets made per batch or read from disk stay."""
+        return self
+
     @abstractmethod
     def reference(self, split: str = "test", count: int | None = None, seed: int = 0) -> Reference:
         """Real samples from ``split`` ("train" or "test"); ``count`` draws a seeded subset."""

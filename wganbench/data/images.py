@@ -31,6 +31,11 @@ class InMemoryImages(DataSet):
         self.channels, self.image_size = train.shape[1], train.shape[2]
         self.num_modes = num_modes
 
+    def to(self, device: torch.device) -> InMemoryImages:
+        images, labels = self.splits["train"]
+        self.splits = {**self.splits, "train": (images.to(device), labels)}
+        return self
+
     def batch(self, batch_size: int, seed: int, index: int) -> torch.Tensor:
         images = self.splits["train"][0]
         return images[epoch_indices(len(images), batch_size, seed, index)]
@@ -87,6 +92,11 @@ class StackedDigits(DataSet):
         stacked = images[triples].squeeze(2)  # (B, 3, 1, H, W) -> (B, 3, H, W)
         modes = (labels[triples] * torch.tensor([100, 10, 1])).sum(dim=1)
         return stacked, modes
+
+    def to(self, device: torch.device) -> StackedDigits:
+        images, labels = self.digits["train"]
+        self.digits = {**self.digits, "train": (images.to(device), labels)}
+        return self
 
     def batch(self, batch_size: int, seed: int, index: int) -> torch.Tensor:
         triples = self.triples["train"]

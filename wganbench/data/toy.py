@@ -49,6 +49,10 @@ class FixedGaussianGrid(GaussianMixture):
         self.points = self.centres[modes] + noise
         self.modes = modes
 
+    def to(self, device: torch.device) -> FixedGaussianGrid:
+        self.points = self.points.to(device)
+        return self
+
     def batch(self, batch_size: int, seed: int, index: int) -> torch.Tensor:
         return self.points[epoch_indices(len(self.points), batch_size, seed, index)]
 

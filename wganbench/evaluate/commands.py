@@ -1,4 +1,4 @@
-"""CLI: `wganbench evaluate RUN_DIR` and `wganbench extractor train --dataset NAME`."""
+"""CLI: `wganbench evaluate RUN_DIR [RUN_DIR ...]` and `wganbench extractor train --dataset NAME`."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .run import evaluate_run
 
     given = read_settings_file(args.settings_file) if args.settings_file else {}
-    metrics = evaluate_run(args.run_dir, resolve_settings(given, _overrides(args.set)))
-    report = {"metrics": values(metrics), "curve_points": len(curves(metrics))}
-    print(json.dumps(report, sort_keys=True, default=str))
+    settings = resolve_settings(given, _overrides(args.set))
+    for run_dir in args.run_dirs:  # several runs in one process: one start-up for all seeds of a cell
+        metrics = evaluate_run(run_dir, settings)
+        report = {"run": run_dir, "metrics": values(metrics), "curve_points": len(curves(metrics))}
+        print(json.dumps(report, sort_keys=True, default=str))
     return 0
 
 
@@ -40,7 +42,7 @@ def _train_extractor(args: argparse.Namespace) -> int:
 def register_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add `evaluate` and `extractor train` to the `wganbench` parser."""
     evaluate = subparsers.add_parser("evaluate", help="measure a run folder into RUN_DIR/metrics.json")
-    evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `wganbench train`")
+    evaluate.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="folders written by `wganbench train`")
     evaluate.add_argument("--settings-file", default=None, metavar="FILE",
                           help="YAML with the evaluation settings, or a workflow config with an `evaluation:` key")
     evaluate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -3,13 +3,21 @@
 A method may wrap the critic once (``prepare``), add a penalty to each critic loss (``penalty``),
 act after each critic optimiser step (``after_critic_step``), and say which normalisation the
 critic may use (``critic_norm``: gradient penalties are per-sample, so batch norm is out).
+
+A penalty's random numbers are drawn by ``draw`` from the run's generator and then used by
+``penalty_from``: the seed ensemble (wganbench/ensemble.py) draws them per member outside
+``torch.func.vmap`` (no RNG inside it) and computes the penalty inside it. ``ensemble_safe``
+declares that a method works that way; a user's method that does not say so makes an ensemble
+train its members one after another.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import _SpectralNorm
 
 from ..registry import ConfigError, Registry
 from .losses import Batch, Loss
@@ -17,12 +25,22 @@ from .losses import Batch, Loss
 
 class LipschitzMethod:
     critic_norm: str | None = None  # None: no constraint on the critic's normalisation
+    ensemble_safe: bool = False  # True: draw/penalty_from/after_critic_step work per ensemble member
 
     def prepare(self, critic: nn.Module) -> nn.Module:
         return critic
 
-    def penalty(self, loss: Loss, critic: nn.Module, batch: Batch, rng: torch.Generator) -> torch.Tensor | None:
+    def draw(self, real: torch.Tensor, rng: torch.Generator) -> torch.Tensor | None:
+        """The random numbers one penalty needs, from the run's generator (None: none needed)."""
         return None
+
+    def penalty_from(self, loss: Loss, critic: nn.Module, batch: Batch, drawn: torch.Tensor | None,
+                     functional: bool = False) -> torch.Tensor | None:
+        """The penalty given ``draw``'s numbers; ``functional``: called inside torch.func.vmap."""
+        return None
+
+    def penalty(self, loss: Loss, critic: nn.Module, batch: Batch, rng: torch.Generator) -> torch.Tensor | None:
+        return self.penalty_from(loss, critic, batch, self.draw(batch.real, rng))
 
     def after_critic_step(self, critic: nn.Module) -> None:
         pass
@@ -39,6 +57,8 @@ class WeightClipping(LipschitzMethod):
     two differ only in whether the generator sees weights one RMSProp step outside the box.
     """
 
+    ensemble_safe = True
+
     def __init__(self, c: float = 0.01) -> None:
         self.c = float(c)
 
@@ -54,16 +74,26 @@ class GradientPenalty(LipschitzMethod):
     one eps ~ U[0, 1] per sample; ``one_sided`` penalises only norms above ``center``."""
 
     critic_norm = "layer"
+    ensemble_safe = True
 
     def __init__(self, weight: float = 10.0, center: float = 1.0, one_sided: bool = False) -> None:
         self.weight, self.center, self.one_sided = float(weight), float(center), bool(one_sided)
 
-    def penalty(self, loss: Loss, critic: nn.Module, batch: Batch, rng: torch.Generator) -> torch.Tensor:
-        real, fake = batch.real, batch.fake.detach()
-        eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=rng).to(real.device)
-        x_hat = (eps * real + (1.0 - eps) * fake).requires_grad_(True)
-        values = loss.critic_value(critic, x_hat, batch)
-        (grad,) = torch.autograd.grad(values.sum(), x_hat, create_graph=True)
+    def draw(self, real: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        return torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), generator=rng).to(real.device)
+
+    def penalty_from(self, loss: Loss, critic: nn.Module, batch: Batch, drawn: torch.Tensor | None,
+                     functional: bool = False) -> torch.Tensor:
+        real, fake, eps = batch.real, batch.fake.detach(), drawn
+        x_hat = eps * real + (1.0 - eps) * fake
+        if functional:  # torch.autograd.grad does not work inside vmap; func.vjp does, and outer
+            # autograd differentiates through it (create_graph is implied)
+            values, pullback = torch.func.vjp(lambda x: loss.critic_value(critic, x, batch), x_hat)
+            (grad,) = pullback(torch.ones_like(values))
+        else:
+            x_hat = x_hat.requires_grad_(True)
+            values = loss.critic_value(critic, x_hat, batch)
+            (grad,) = torch.autograd.grad(values.sum(), x_hat, create_graph=True)
         excess = grad.flatten(1).norm(dim=1) - self.center
         if self.one_sided:
             excess = excess.clamp(min=0.0)
@@ -76,15 +106,29 @@ class SpectralNorm(LipschitzMethod):
     estimated with ``power_iterations`` rounds of power iteration that persist across steps."""
 
     critic_norm = "none"
+    ensemble_safe = True
 
     def __init__(self, power_iterations: int = 1) -> None:
         self.power_iterations = int(power_iterations)
 
     def prepare(self, critic: nn.Module) -> nn.Module:
         for module in list(critic.modules()):
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
-                spectral_norm(module, n_power_iterations=self.power_iterations)
+            if isinstance(module, (nn.Conv2d, nn.Linear)):  # dim 0, as torch's spectral_norm for these
+                parametrize.register_parametrization(
+                    module, "weight", InPlaceSpectralNorm(module.weight, self.power_iterations, dim=0))
         return critic
+
+
+class InPlaceSpectralNorm(_SpectralNorm):
+    """torch's spectral-norm parametrization (same buffers, same numbers, same state_dict) whose
+    power iteration writes u and v with ``copy_`` instead of ``out=``: vmap has no rule for ``out=``,
+    and ``copy_`` into a stacked buffer updates every ensemble member's own vectors."""
+
+    @torch.autograd.no_grad()
+    def _power_method(self, weight_mat: torch.Tensor, n_power_iterations: int) -> None:
+        for _ in range(n_power_iterations):
+            self._u.copy_(F.normalize(torch.mv(weight_mat, self._v), dim=0, eps=self.eps))
+            self._v.copy_(F.normalize(torch.mv(weight_mat.H, self._u), dim=0, eps=self.eps))
 
 
 def build_lipschitz(spec: None | str | dict) -> list[LipschitzMethod]:

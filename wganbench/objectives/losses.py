@@ -42,6 +42,9 @@ class Loss:
 
     fake_batches: int = 1
     critic_outputs: int = 1
+    # True, in the class body itself: the loss only calls ``critic(x)`` and torch ops, so the seed
+    # ensemble may run it per member inside torch.func.vmap (see ``ensemble_safe``)
+    ensemble_safe: bool = False
 
     def __init__(self, **params: object) -> None:
         if params:
@@ -197,6 +200,16 @@ def cramer_f(h_x: torch.Tensor, h_ref: torch.Tensor) -> torch.Tensor:
 def cramer_energy(h_real: torch.Tensor, h_fake: torch.Tensor, h_fake2: torch.Tensor) -> torch.Tensor:
     norm = lambda a, b: torch.linalg.vector_norm(a - b, dim=1)  # noqa: E731
     return (norm(h_real, h_fake) + norm(h_real, h_fake2) - norm(h_fake, h_fake2)).mean()
+
+
+for _name in LOSSES:
+    LOSSES.get(_name).ensemble_safe = True  # each built-in declares it in its own class
+
+
+def ensemble_safe(obj: object) -> bool:
+    """Whether ``obj``'s own class (not a parent) declares it safe to run inside vmap: a user's
+    subclass of a built-in loss may add what vmap cannot do, so it must say so itself."""
+    return bool(vars(type(obj)).get("ensemble_safe", False))
 
 
 def build_loss(spec: str | dict) -> Loss:

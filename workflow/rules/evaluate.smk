@@ -36,11 +36,18 @@ rule extractor:
     conda:
         "../../environment.yml"
     shell:
-        "wganbench extractor train --dataset {wildcards.dataset} --image-size {wildcards.size}"
-        " --out {output} > {log} 2>&1"
+        "wganbench extractor train --dataset {wildcards.dataset:q} --image-size {wildcards.size:q}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule evaluate:
+    # on a cluster, a cell's train -> evaluate chain and 7 more share one job (the profile sets
+    # group-components); running locally, Snakemake ignores groups
+    group:
+        "cells"
+    # one run per job; experiments that train their seeds as one ensemble evaluate them together
+    wildcard_constraints:
+        experiment=one_of([name for name in config["experiments"] if name not in ensembled_experiments()]),
     input:
         status=f"{RUN}/status.json",
         samples=f"{RUN}/samples.npz",
@@ -50,7 +57,7 @@ rule evaluate:
         metrics=f"{RUN}/metrics.json",
     params:
         run_dir=lambda wc, input: os.path.dirname(input.status),
-        overrides=lambda wc, input: "--set train_extractor=false" if input.extractor else "",
+        overrides=lambda wc, input: ["--set", "train_extractor=false"] if input.extractor else [],
     log:
         f"results/logs/evaluate/{CELL}.log",
     benchmark:
@@ -63,5 +70,40 @@ rule evaluate:
     conda:
         "../../environment.yml"
     shell:
-        "wganbench evaluate {params.run_dir} --settings-file {input.settings} {params.overrides}"
-        " > {log} 2>&1"
+        "wganbench evaluate {params.run_dir:q} --settings-file {input.settings:q} {params.overrides:q}"
+        " > {log:q} 2>&1"
+
+
+for _experiment in ensembled_experiments():
+    _folders = [RUN.replace("{experiment}", _experiment).replace("{seed}", str(seed))
+                for seed in experiment_seeds(_experiment)]
+
+    rule:
+        name:
+            f"evaluate_seeds_{_experiment.replace('-', '_')}"
+        group:
+            "cells"
+        input:
+            status=[f"{folder}/status.json" for folder in _folders],
+            samples=[f"{folder}/samples.npz" for folder in _folders],
+            settings=rules.evaluation_settings.output.settings,
+            extractor=lambda wc, _e=_experiment: extractor_file(SimpleNamespace(experiment=_e, **dict(wc.items()))),
+        output:
+            metrics=[f"{folder}/metrics.json" for folder in _folders],
+        params:
+            run_dirs=lambda wc, input: [os.path.dirname(path) for path in input.status],
+            overrides=lambda wc, input: ["--set", "train_extractor=false"] if input.extractor else [],
+        log:
+            f"results/logs/evaluate/{_experiment}/{{dataset}}/{{objective}}/{{arch}}/seeds.log",
+        benchmark:
+            f"results/benchmarks/evaluate/{_experiment}/{{dataset}}/{{objective}}/{{arch}}/seeds.tsv"
+        threads: 1
+        resources:
+            mem_mb=config["experiments"][_experiment]["resources"]["mem_mb"],
+            runtime=config["experiments"][_experiment]["resources"]["runtime"],
+            gpu=config["experiments"][_experiment]["resources"]["gpu"],
+        conda:
+            "../../environment.yml"
+        shell:
+            "wganbench evaluate {params.run_dirs:q} --settings-file {input.settings:q} {params.overrides:q}"
+            " > {log:q} 2>&1"

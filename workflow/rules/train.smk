@@ -1,4 +1,6 @@
-# One job per grid cell: `wganbench train` into the cell's run folder.
+# Training jobs. An experiment with `ensemble: true` (the default) and several seeds trains all seeds
+# of a cell in one job (`wganbench train --seeds`, one batched ensemble, one start-up; a rule per
+# such experiment, since its outputs are its seeds' run folders); otherwise one job per seed.
 
 
 rule grid:
@@ -22,6 +24,13 @@ rule grid:
 
 
 rule train:
+    # on a cluster, a cell's train -> evaluate chain and 7 more share one job (the profile sets
+    # group-components); running locally, Snakemake ignores groups
+    group:
+        "cells"
+    # one seed per job: experiments that do not ensemble, or have one seed
+    wildcard_constraints:
+        experiment=one_of([name for name in config["experiments"] if name not in ensembled_experiments()]),
     input:
         grid=rules.grid.output.grid,
     output:
@@ -49,7 +58,46 @@ rule train:
     conda:
         "../../environment.yml"
     shell:
-        "wganbench train --objective {wildcards.objective} --arch {wildcards.arch}"
-        " --dataset {wildcards.dataset} --seed {wildcards.seed} --iterations {params.iterations}"
-        " --config {input.grid} --set threads={threads} --out {params.run_dir}"
-        " --restart-if-changed {params.corrupt} > {log} 2>&1"
+        "wganbench train --objective {wildcards.objective:q} --arch {wildcards.arch:q}"
+        " --dataset {wildcards.dataset:q} --seed {wildcards.seed:q} --iterations {params.iterations:q}"
+        " --config {input.grid:q} --set threads={threads} --out {params.run_dir:q}"
+        " --restart-if-changed {params.corrupt:q} > {log:q} 2>&1"
+
+
+for _experiment in ensembled_experiments():
+    _seeds = experiment_seeds(_experiment)
+    _folders = [RUN.replace("{experiment}", _experiment).replace("{seed}", str(seed)) for seed in _seeds]
+
+    rule:
+        name:
+            f"train_seeds_{_experiment.replace('-', '_')}"
+        group:
+            "cells"
+        input:
+            grid=f"results/grid/{_experiment}/{{objective}}.yaml",
+        output:
+            **{key: [f"{folder}/{name}" for folder in _folders] for key, name in RUN_FILES.items()},
+        params:
+            iterations=config["experiments"][_experiment]["iterations"],
+            seeds=",".join(map(str, _seeds)),
+            out=lambda wc, _e=_experiment: RUN.replace("{experiment}", _e).format(
+                seed="{seed}", **{k: wc[k] for k in ("dataset", "objective", "arch")}),
+            corrupt=["--restart-if-corrupt"] if config["restart_corrupt_checkpoints"] else [],
+        log:
+            f"results/logs/train/{_experiment}/{{dataset}}/{{objective}}/{{arch}}/seeds.log",
+        benchmark:
+            f"results/benchmarks/train/{_experiment}/{{dataset}}/{{objective}}/{{arch}}/seeds.tsv"
+        threads: config["experiments"][_experiment]["resources"]["threads"]
+        resources:
+            mem_mb=config["experiments"][_experiment]["resources"]["mem_mb"],
+            # members may fall back to training one after another: budget for that
+            runtime=lambda wc, attempt, _e=_experiment: (
+                config["experiments"][_e]["resources"]["runtime"] * len(experiment_seeds(_e)) * attempt),
+            gpu=config["experiments"][_experiment]["resources"]["gpu"],
+        conda:
+            "../../environment.yml"
+        shell:
+            "wganbench train --objective {wildcards.objective:q} --arch {wildcards.arch:q}"
+            " --dataset {wildcards.dataset:q} --seeds {params.seeds:q} --iterations {params.iterations:q}"
+            " --config {input.grid:q} --set threads={threads} --out {params.out:q}"
+            " --restart-if-changed {params.corrupt:q} > {log:q} 2>&1"
