@@ -24,7 +24,8 @@ from wganbench.rundir import RunDir
 from wganbench.train import train
 
 SMALL = ["log_every=1", "checkpoint_every=2", "mlp_hidden=32", "ngf=8", "ndf=8", "batch_size=16",
-         "sample_count=32", "threads=1", "image_size=16", "critic_warmup=null"]
+         "sample_count=32", "threads=1", "image_size=16", "critic_warmup=null",
+         "ensemble_method=vmap"]  # auto would train seeds one after another on this CPU
 SEEDS = [0, 1]
 LOGGED = ["critic_loss", "generator_loss", "distance_estimate", "critic_grad_norm"]
 
@@ -168,7 +169,8 @@ def test_output_pattern_errors_are_one_line_config_errors() -> None:
 def ensemble_command(out: Path) -> list[str]:
     args = ["train", "--objective", "wgan-gp", "--arch", "mlp", "--dataset", "8gaussians", "--iterations", "40",
             "--seeds", "0,1", "--out", str(out / "seed{seed}")]
-    for item in SMALL[:1] + ["checkpoint_every=4", "mlp_hidden=64", "batch_size=64", "sample_count=64", "threads=1"]:
+    for item in SMALL[:1] + ["checkpoint_every=4", "mlp_hidden=64", "batch_size=64", "sample_count=64", "threads=1",
+                                      "ensemble_method=vmap"]:
         args += ["--set", item]
     return [sys.executable, "-m", "wganbench.cli", *args]
 
@@ -193,3 +195,15 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_result(tmp_path: Path) -> No
         assert [{k: r[k] for k in LOGGED} for r in log(a)] == [{k: r[k] for k in LOGGED} for r in log(b)]
         assert np.array_equal(samples(a), samples(b))
         assert json.loads((b / "provenance.json").read_text())["resumed_from_iteration"] > 0
+
+
+def test_auto_method_trains_members_one_after_another_on_the_cpu_bit_identical_to_separate_runs(
+        tmp_path: Path) -> None:
+    cfg = cell("wgan-gp", iterations=3, sets=["ensemble_method=auto"])
+    statuses = train_seeds(cfg, SEEDS, str(tmp_path / "seed{seed}"))
+    assert [s["status"] for s in statuses] == ["completed", "completed"]
+    record = json.loads((tmp_path / "seed1" / "provenance.json").read_text())["ensemble"]
+    assert record["method"] == "sequential" and "ensemble_method: auto on the CPU" in record["reason"]
+    train({**cfg, "seed": 1}, tmp_path / "single")
+    for name in LOGGED:
+        assert [row[name] for row in log(tmp_path / "seed1")] == [row[name] for row in log(tmp_path / "single")]

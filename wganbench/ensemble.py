@@ -93,7 +93,13 @@ def train_seeds(cfg: dict, seeds: list[int], out: str, restart: bool = False, pr
 
 
 def why_not_vmapped(cfg: dict, objective: Objective) -> str | None:
-    """Why this cell cannot run as a vmapped ensemble (None: it can), known before building anything."""
+    """Why this cell does not run as a vmapped ensemble (None: it does), known before building anything."""
+    method = cfg.get("ensemble_method", "auto")
+    if method == SEQUENTIAL:
+        return "ensemble_method: sequential"
+    if method == "auto" and pick_device(cfg["device"]).type == "cpu":
+        return ("ensemble_method: auto on the CPU, where a vmapped step costs more than the members' "
+                "own steps (set ensemble_method: vmap to force it)")
     if not ensemble_safe(objective.loss):
         return f"loss {type(objective.loss).__name__} does not declare ensemble_safe = True in its class"
     for method in objective.lipschitz:

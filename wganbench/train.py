@@ -32,7 +32,7 @@ from .sample_plot import image_grid_png, scatter_png
 
 # keys that do not change what a run computes: a checkpoint written under other values resumes
 RESUME_INDEPENDENT = frozenset({"iterations", "checkpoint_every", "device", "threads", "workers", "channels_last",
-                                "compile"})
+                                "compile", "ensemble_method"})
 
 
 # SLURM sends SIGTERM at a time limit or preemption, and the signal asked for with --signal (USR1)
@@ -285,7 +285,12 @@ def make_deterministic(cfg: dict) -> None:
         torch.set_num_threads(cfg["threads"])
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.backends.cudnn.benchmark = False
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    if cfg.get("compile"):
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        # the same switch without the public function's import of torch._inductor.config, which
+        # pulls in dynamo and inductor: ~1.5 CPU-s of every job's start-up (benchmarks/README.md)
+        torch._C._set_deterministic_algorithms(True, warn_only=True)
 
 
 def check_resumable(saved: dict, cfg: dict, run: RunDir) -> None:
