@@ -7,7 +7,7 @@ import copy
 
 from snakemake.utils import min_version, validate
 
-from wganbench.config import check_config_files, one_line_errors
+from wganbench.grid_checks import check_config_files, one_line_errors
 from wganbench.config import validate as refuse_invalid
 
 min_version("8.0")

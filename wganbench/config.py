@@ -5,8 +5,9 @@ Order: objective definition (built-in, then the grid's ``objectives``) -> the ce
 noise size, critic and its normalisation by data kind and Lipschitz method) -> cheap checks of
 names and paths. Nothing here loads data or builds a model.
 
-The workflow (Snakefile, workflow/rules/common.smk) refuses a bad grid with the same functions,
-so `snakemake` and `wganbench train` accept and refuse the same things in the same words. Importing
+The workflow (Snakefile, workflow/rules/common.smk, through ``wganbench.grid_checks``) refuses a
+bad grid with the same functions, so `snakemake` and `wganbench train` accept and refuse the same
+things in the same words. Importing
 this module does not import torch (the Snakefile imports it in every job); the functions that
 build objectives or look names up in the model and data registries import it when called.
 """
@@ -14,21 +15,16 @@ build objectives or look names up in the model and data registries import it whe
 from __future__ import annotations
 
 import copy
-import difflib
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable
 
-import jsonschema
 import yaml
 
+from .config_files import load_yaml
 from .registry import ConfigError
 from .schema import first_error, load_schema
-
-SCHEMA_FILE = "config.schema.yaml"
-# A configured name (experiment, objective, data set, architecture) becomes a folder under results/.
-NAME_RULE = "names are lower-case letters, digits, '_' and '-', starting with a letter or digit"
+from .schema_messages import SCHEMA_FILE, format_error
 
 
 def validate(instance: dict, definition: str | None = None, prefix: str = "") -> dict:
@@ -42,120 +38,6 @@ def validate(instance: dict, definition: str | None = None, prefix: str = "") ->
     if error is not None:
         raise ConfigError(format_error(error, prefix))
     return instance
-
-
-def format_error(error: jsonschema.ValidationError, prefix: str = "") -> str:
-    """One line: the full key, jsonschema's message and, where it helps, how to fix it."""
-    best = jsonschema.exceptions.best_match([error])  # descends into oneOf/anyOf alternatives
-    parts = [prefix, *(str(part) for part in best.absolute_path), *_unknown_keys(best)[:1]]
-    key = ".".join(filter(None, parts)) or "<top level>"
-    message = _clip(best.message.replace("\n", " "))
-    hint = HINTS.get(str(best.validator), _no_hint)(best)
-    return f"config key '{key}': {message}" + (f"; {hint}" if hint else "")
-
-
-def _clip(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _no_hint(error: jsonschema.ValidationError) -> str:
-    return ""
-
-
-def _unknown_keys(error: jsonschema.ValidationError) -> list[str]:
-    """The keys an additionalProperties error is about (named in the error's key)."""
-    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
-        return []
-    return [str(key) for key in error.instance if key not in error.schema.get("properties", {})]
-
-
-def _unknown_key_hint(error: jsonschema.ValidationError) -> str:
-    allowed = sorted(error.schema.get("properties", {}))
-    unknown = _unknown_keys(error)
-    close = difflib.get_close_matches(str(unknown[0]), allowed, n=1) if unknown else []
-    if close:
-        return f"did you mean {close[0]!r}?"
-    return f"remove it; allowed keys: {', '.join(allowed)}" if allowed else "remove it"
-
-
-def _pattern_hint(error: jsonschema.ValidationError) -> str:
-    if error.validator_value == load_schema(SCHEMA_FILE)["$defs"]["name"]["pattern"]:
-        return f"{NAME_RULE} (each names a folder under results/)"
-    return ""
-
-
-def _repeated_hint(error: jsonschema.ValidationError) -> str:
-    seen: list = []
-    for item in error.instance:
-        if item in seen:
-            return f"{item!r} is listed twice; list each once"
-        seen.append(item)
-    return "list each once"
-
-
-def _alternatives_hint(error: jsonschema.ValidationError) -> str:
-    description = error.schema.get("description")
-    return f"expected {description}" if description else ""
-
-
-HINTS: dict[str, Callable[[jsonschema.ValidationError], str]] = {
-    "additionalProperties": _unknown_key_hint,
-    "pattern": _pattern_hint,
-    "uniqueItems": _repeated_hint,
-    "minItems": lambda error: f"give at least {error.validator_value}",
-    "minProperties": lambda error: f"give at least {error.validator_value}",
-    "oneOf": _alternatives_hint,
-    "anyOf": _alternatives_hint,
-}
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, but a mapping key given twice is an error (PyYAML keeps the last)."""
-
-
-def _refuse_duplicate_keys(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> None:
-    """The mapping's own keys, each once (keys merged in with ``<<:`` may be overridden)."""
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, (str, int, float, bool)):
-            continue
-        line = key_node.start_mark.line + 1
-        if key in seen:
-            raise ConfigError(f"config file {loader.name}, line {line}: key {key!r} is given twice "
-                              f"(first on line {seen[key]}); YAML would keep only the last, delete one")
-        seen[key] = line
-
-
-def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    _refuse_duplicate_keys(loader, node)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
-
-
-def load_yaml(path: str | Path) -> Any:
-    """A config file's YAML, refusing keys given twice (one line naming the file and the line)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist; check the path")
-    try:
-        with path.open() as handle:  # the loader names the file in its errors
-            return yaml.load(handle, Loader=_UniqueKeyLoader)  # a SafeLoader: no Python objects
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise ConfigError(f"config file {path}{where}: not valid YAML ({problem}); fix the syntax") from None
-
-
-def check_config_files(paths: Iterable[str | Path]) -> None:
-    """Refuse config files with a key given twice, before Snakemake's merged config hides it."""
-    for path in paths:
-        load_yaml(path)
 
 
 def _cell_schema() -> dict:
@@ -244,9 +126,9 @@ def resolve_cell(cell: dict, grid: dict | None = None, overrides: dict[str, Any]
     _derive(resolved)
     check_user_loss(resolved["loss"])
     objective_parts = build_objective(resolved)  # constructs loss and Lipschitz methods: bad parameters now
-    _check_loss_methods(objective_parts.loss)
+    check_loss_methods(objective_parts.loss)
     if data:
-        _check_data_root(resolved)
+        check_data_root(resolved)
     return resolved
 
 
@@ -283,7 +165,7 @@ def check_user_loss(spec: str | dict) -> None:
         raise ConfigError(f"config key 'loss': {name!r} is not a wganbench Loss class; {LOSS_HOW_TO}")
 
 
-def _check_loss_methods(loss: object) -> None:
+def check_loss_methods(loss: object) -> None:
     from .objectives import Loss
 
     cls = type(loss)
@@ -327,51 +209,7 @@ def _derive(cfg: dict) -> None:
         cfg["critic_norm"] = "none"
 
 
-# The workflow's checks of a whole grid (Snakefile, workflow/rules/common.smk): each error names
-# the grid's own key, e.g. 'experiments.toy.archs.1' or 'objectives.mine.loss'.
-def check_grid_parts(grid: dict) -> None:
-    """Every data set, architecture and configured objective of a validated workflow config."""
-    from .data import DATASETS
-    from .models import GENERATORS
-
-    for name, experiment in grid["experiments"].items():
-        for field, registry in (("datasets", DATASETS), ("archs", GENERATORS)):
-            for index, value in enumerate(experiment[field]):
-                registry.get(value, key=f"experiments.{name}.{field}.{index}")
-    for name, spec in grid["objectives"].items():
-        with _under(f"objectives.{name}"):
-            _check_objective(validate(copy.deepcopy(spec), "objective"))
-
-
-def _check_objective(spec: dict) -> None:
-    from .objectives import OPTIMIZERS, build_objective
-
-    check_user_loss(spec["loss"])
-    _check_loss_methods(build_objective(spec).loss)
-    for key in ("optimizer", "generator_optimizer"):
-        if spec[key] is not None:
-            OPTIMIZERS.get(spec[key]["name"], key=f"{key}.name")
-
-
-def check_cells(cells: Iterable[tuple[str, dict, dict]]) -> list[tuple[str, dict]]:
-    """Resolve each (where, cell, grid) as `wganbench train` will; an error says where it is.
-    Returns (where, resolved config) pairs for :func:`check_data`."""
-    resolved = []
-    for where, cell, grid in cells:
-        with _at(where):
-            resolved.append((where, resolve_cell(cell, grid, data=False)))
-    return resolved
-
-
-def check_data(cells: Iterable[tuple[str, dict]]) -> None:
-    """The data root of each (where, resolved config) exists. Separate from resolving, so a dry
-    run can plan a cluster grid on a machine without its data."""
-    for where, cfg in cells:
-        with _at(where):
-            _check_data_root(cfg)
-
-
-def _check_data_root(cfg: dict) -> None:
+def check_data_root(cfg: dict) -> None:
     """A torchvision data set's root is set and exists (the data registry's own check: its factory
     only looks at the folder; nothing is read)."""
     from .data.images import TORCHVISION_SETS
@@ -379,35 +217,3 @@ def _check_data_root(cfg: dict) -> None:
     factory = TORCHVISION_SETS.get(cfg["dataset"])
     if factory is not None:
         factory(image_size=cfg["image_size"], data_root=cfg["data_root"], workers=0)
-
-
-@contextmanager
-def _at(where: str) -> Iterator[None]:
-    """Re-raise a ConfigError with ``where`` (an experiment's cell) in front."""
-    try:
-        yield
-    except ConfigError as exc:
-        raise type(exc)(f"{where}: {exc}") from None
-
-
-@contextmanager
-def _under(prefix: str) -> Iterator[None]:
-    """Re-raise a ConfigError with its key under ``prefix`` ('loss' -> 'objectives.mine.loss')."""
-    try:
-        yield
-    except ConfigError as exc:
-        text, lead = str(exc), "config key '"
-        text = text.replace(lead, lead + prefix + ".", 1) if text.startswith(lead) else f"{lead}{prefix}': {text}"
-        raise type(exc)(text) from None
-
-
-@contextmanager
-def one_line_errors() -> Iterator[None]:
-    """For the Snakefile: a ConfigError becomes Snakemake's WorkflowError without wganbench's
-    traceback, so the refusal prints as its one line (and the line of the Snakefile)."""
-    from snakemake.exceptions import WorkflowError
-
-    try:
-        yield
-    except ConfigError as exc:
-        raise WorkflowError(str(exc)) from None

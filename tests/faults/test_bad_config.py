@@ -17,7 +17,8 @@ import yaml
 from conftest import copy_workflow, isolated_env, snakemake
 
 from wganbench.cli import main
-from wganbench.config import NAME_RULE, load_yaml
+from wganbench.config_files import load_yaml
+from wganbench.schema_messages import NAME_RULE
 from wganbench.data import DATASETS
 from wganbench.data.images import TORCHVISION_SETS
 from wganbench.models import GENERATORS

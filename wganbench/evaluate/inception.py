@@ -86,7 +86,7 @@ def inception_weights(settings: Mapping[str, Any]) -> Path:
     path = hub_path()
     if path.is_file():
         return path
-    if not settings.get("inception_download", True):
+    if not settings.get("inception_download", False):
         raise _unavailable(f"{FILE_NAME} is not in {path.parent} and evaluation.inception_download is false")
     download(URL_INCEPTION_V3, path, float(settings.get("download_timeout", 20)))
     return path

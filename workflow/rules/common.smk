@@ -87,7 +87,7 @@ def check_grid():
     then every cell resolved as `wganbench train` will. Returns the resolved cells."""
     if not workflow.is_main_process:
         return []
-    from wganbench.config import check_cells, check_grid_parts
+    from wganbench.grid_checks import check_cells, check_grid_parts
 
     with one_line_errors():
         check_grid_parts(config)
@@ -96,7 +96,7 @@ def check_grid():
 
 def check_data_roots():
     """Each torchvision data set's data_root exists (wganbench's data registry says how to get it)."""
-    from wganbench.config import check_data
+    from wganbench.grid_checks import check_data
 
     with one_line_errors():
         check_data(RESOLVED_CELLS)
