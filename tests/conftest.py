@@ -12,6 +12,7 @@ PYTHONPATH, in every Python subprocess (snakemake and its jobs included).
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import os
 import shutil
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -164,3 +166,19 @@ def local_run(tmp_path_factory: pytest.TempPathFactory) -> WorkflowRun:
     result = snakemake(workdir, "--cores", "2", *TEST_CONFIG, env=env)
     assert result.returncode == 0, result.stderr[-6000:]
     return WorkflowRun(workdir, env, result)
+
+
+# --- comparing runs (the training, ensemble and fault tests) ---------------------------------------
+
+def log_without_wall_time(path: Path) -> list[list[str]]:
+    """log.csv rows without the wall-time column: what must be byte-identical between two runs."""
+    with path.open() as handle:
+        rows = list(csv.reader(handle))
+    wall = rows[0].index("wall_seconds")
+    return [row[:wall] + row[wall + 1:] for row in rows]
+
+
+def samples(run: Path) -> np.ndarray:
+    """A run folder's final samples."""
+    with np.load(run / "samples.npz") as data:
+        return data["samples"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import log_without_wall_time, samples
 
 from wganbench.config import parse_overrides, resolve_cell
 from wganbench.rundir import RunDir
@@ -36,18 +36,6 @@ def train_args(cell: dict, out: Path, sets: list[str]) -> list[str]:
     for item in sets:
         args += ["--set", item]
     return args
-
-
-def log_without_wall_time(path: Path) -> list[list[str]]:
-    with path.open() as handle:
-        rows = list(csv.reader(handle))
-    wall = rows[0].index("wall_seconds")
-    return [row[:wall] + row[wall + 1:] for row in rows]
-
-
-def samples(path: Path) -> np.ndarray:
-    with np.load(path / "samples.npz") as data:
-        return data["samples"]
 
 
 def test_same_cell_gives_identical_logs_and_samples(tmp_path: Path) -> None:

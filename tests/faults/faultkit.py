@@ -9,7 +9,6 @@ from their file under a name of their own.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import os
 import resource
@@ -141,16 +140,7 @@ def assert_tables_equal(a: Path, b: Path) -> None:
                                       check_exact=True, obj=name)
 
 
-def log_without_wall_time(path: Path) -> list[list[str]]:
-    with path.open() as handle:
-        rows = list(csv.reader(handle))
-    wall = rows[0].index("wall_seconds")
-    return [row[:wall] + row[wall + 1:] for row in rows]
-
-
-def samples(run: Path) -> np.ndarray:
-    with np.load(run / "samples.npz") as data:
-        return data["samples"]
+log_without_wall_time, samples = shared.log_without_wall_time, shared.samples
 
 
 def assert_same_training(a: Path, b: Path) -> None:
