@@ -35,7 +35,6 @@ from tqdm import tqdm
 from . import provenance
 from .data import load_dataset
 from .device import autocast, pick_device, to_device
-from .models import build_critic, build_generator
 from .objectives import Batch, Objective, build_objective, build_optimizer
 from .objectives.losses import ensemble_safe
 from .registry import ConfigError
@@ -44,13 +43,16 @@ from .train import (
     Diverged,
     Interrupted,
     StopRequest,
+    build_models,
     check_bound,
     check_finite,
     draw_samples,
     is_out_of_memory,
-    load_usable_checkpoint,
     make_deterministic,
     one_line,
+    random_streams,
+    resume_point,
+    start_run_folder,
     train,
     write_sample_figure,
 )
@@ -251,25 +253,11 @@ class Ensemble:
     def open(self, cfg: dict, folder: Path) -> Member | dict:
         """A member ready to train (resumed from its checkpoint), or the status of a finished one."""
         run = RunDir(folder)
-        state, restart = None, self.flags["restart"]
-        if not restart:
-            state, restart = load_usable_checkpoint(run, cfg, self.flags["restart_if_changed"],
-                                                    self.flags["restart_if_corrupt"])
-        finished = None if restart else run.read_status()
-        if finished and state is not None and state["iteration"] >= cfg["iterations"]:
+        state, finished = resume_point(run, cfg, **self.flags)
+        if finished is not None:
             return finished
-        if finished and finished["status"] == DIVERGED:
-            return finished
-        shape = self.dataset.sample_shape
-        torch.manual_seed(cfg["seed"])  # as train(): the same initial weights
-        generator = build_generator(cfg, shape).to(self.device)
-        critic = build_critic(cfg, shape, self.objective.loss.critic_outputs)
-        for method in self.objective.lipschitz:
-            critic = method.prepare(critic)
-        critic = critic.to(self.device)
-        rng = torch.Generator().manual_seed(cfg["seed"])
-        fixed_noise = torch.randn(cfg["sample_count"], cfg["nz"],
-                                  generator=torch.Generator().manual_seed(10**6 + cfg["seed"]))
+        generator, critic = build_models(cfg, self.dataset.sample_shape, self.objective, self.device)
+        rng, fixed_noise = random_streams(cfg)
         member = Member(cfg, run, generator, critic, rng, fixed_noise, iter(()), {})
         if state is not None:
             generator.load_state_dict(state["generator"])
@@ -278,15 +266,7 @@ class Ensemble:
             member.iteration, member.batches_used = state["iteration"], state["batches_used"]
             member.log_rows, member.elapsed_before = state["log"], state["wall_seconds"]
             member.saved_optimizers = (state["opt_generator"], state["opt_critic"])  # type: ignore[attr-defined]
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.write_config(cfg)
-        run.status.unlink(missing_ok=True)
-        member.record = {"versions": provenance.versions(), "git_commit": provenance.git_commit(),
-                         **provenance.device_description(self.device), "start": provenance.now(),
-                         "resumed_from_iteration": member.iteration, "precision": cfg["precision"],
-                         "ensemble": self.record}
-        write_json(run.provenance, member.record)
-        run.write_log(member.log_rows)
+        member.record = start_run_folder(run, cfg, self.device, member.iteration, member.log_rows, self.record)
         member.data = self.dataset.batches(cfg["batch_size"], cfg["seed"], start=member.batches_used)
         return member
 

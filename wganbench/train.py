@@ -25,7 +25,7 @@ from . import provenance
 from .data import is_toy, load_dataset
 from .device import autocast, pick_device, prepare_model, to_device
 from .models import build_critic, build_generator
-from .objectives import Batch, build_objective, build_optimizer
+from .objectives import Batch, Objective, build_objective, build_optimizer
 from .registry import ConfigError
 from .rundir import COMPLETED, DIVERGED, FAILED, CheckpointError, RunDir, write_json
 from .sample_plot import image_grid_png, scatter_png
@@ -67,14 +67,9 @@ def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | No
     workflow reruns a cell only when its settings changed); ``restart_if_corrupt`` when it is unreadable.
     """
     run = RunDir(out)
-    state = None
-    if not restart:
-        state, restart = load_usable_checkpoint(run, cfg, restart_if_changed, restart_if_corrupt)
-    finished = None if restart else run.read_status()
-    if finished and state is not None and state["iteration"] >= cfg["iterations"]:
-        return finished  # nothing to do: same cell already trained this far
-    if finished and finished["status"] == DIVERGED:
-        return finished  # the same cell diverges again, deterministically
+    state, finished = resume_point(run, cfg, restart, restart_if_changed, restart_if_corrupt)
+    if finished is not None:
+        return finished
 
     device = pick_device(cfg["device"])
     make_deterministic(cfg)
@@ -85,18 +80,12 @@ def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | No
 
     dataset = dataset.to(device)  # small sets keep their tensors on the device: a batch is an index
 
-    torch.manual_seed(cfg["seed"])
-    generator = build_generator(cfg, shape).to(device)
-    critic = build_critic(cfg, shape, objective.loss.critic_outputs)
-    for method in objective.lipschitz:
-        critic = method.prepare(critic)
-    critic = critic.to(device)
+    generator, critic = build_models(cfg, shape, objective, device)
     # what the loop calls: the same modules, optionally channels-last and compiled (state stays in them)
     run_generator, run_critic = prepare_model(generator, cfg), prepare_model(critic, cfg)
     opt_critic = build_optimizer(cfg["optimizer"], critic.parameters())
     opt_generator = build_optimizer(cfg["generator_optimizer"] or cfg["optimizer"], generator.parameters())
-    rng = torch.Generator().manual_seed(cfg["seed"])
-    fixed_noise = torch.randn(cfg["sample_count"], cfg["nz"], generator=torch.Generator().manual_seed(10**6 + cfg["seed"]))
+    rng, fixed_noise = random_streams(cfg)
     monitor = OutputMonitor(critic)
     guard = DivergenceGuard(cfg["divergence_bound"], immediate=checks_each_step(device))
 
@@ -110,16 +99,7 @@ def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | No
         iteration, batches_used = state["iteration"], state["batches_used"]
         log_rows, elapsed_before = state["log"], state["wall_seconds"]
 
-    run.path.mkdir(parents=True, exist_ok=True)
-    run.write_config(cfg)
-    run.status.unlink(missing_ok=True)
-    record = {"versions": provenance.versions(), "git_commit": provenance.git_commit(),
-              **provenance.device_description(device), "start": provenance.now(),
-              "resumed_from_iteration": iteration, "precision": cfg["precision"]}
-    if ensemble is not None:
-        record["ensemble"] = ensemble
-    write_json(run.provenance, record)
-    run.write_log(log_rows)  # drops rows logged after the checkpoint we resume from
+    record = start_run_folder(run, cfg, device, iteration, log_rows, ensemble)
     guard.keep(generator)  # the state a run found diverged late falls back to, at worst
 
     data = dataset.batches(cfg["batch_size"], cfg["seed"], start=batches_used)
@@ -225,6 +205,56 @@ def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | No
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+def resume_point(run: RunDir, cfg: dict, restart: bool, restart_if_changed: bool,
+                 restart_if_corrupt: bool) -> tuple[dict | None, dict | None]:
+    """(checkpoint state to resume from or None, the status to return at once or None): a cell
+    trained this far, or one that diverged (it diverges again, deterministically), is not rerun."""
+    state = None
+    if not restart:
+        state, restart = load_usable_checkpoint(run, cfg, restart_if_changed, restart_if_corrupt)
+    finished = None if restart else run.read_status()
+    if finished and state is not None and state["iteration"] >= cfg["iterations"]:
+        return state, finished
+    if finished and finished["status"] == DIVERGED:
+        return state, finished
+    return state, None
+
+
+def build_models(cfg: dict, shape: tuple, objective: Objective, device: torch.device) -> tuple[nn.Module, nn.Module]:
+    """Generator and Lipschitz-prepared critic with the seed's initial weights (the same whether
+    the seed trains alone or in an ensemble)."""
+    torch.manual_seed(cfg["seed"])
+    generator = build_generator(cfg, shape).to(device)
+    critic = build_critic(cfg, shape, objective.loss.critic_outputs)
+    for method in objective.lipschitz:
+        critic = method.prepare(critic)
+    return generator, critic.to(device)
+
+
+def random_streams(cfg: dict) -> tuple[torch.Generator, torch.Tensor]:
+    """The run's own random stream (noise and penalty draws; checkpointed) and its fixed sample noise."""
+    rng = torch.Generator().manual_seed(cfg["seed"])
+    fixed = torch.randn(cfg["sample_count"], cfg["nz"], generator=torch.Generator().manual_seed(10**6 + cfg["seed"]))
+    return rng, fixed
+
+
+def start_run_folder(run: RunDir, cfg: dict, device: torch.device, iteration: int, log_rows: list,
+                     ensemble: dict | None = None) -> dict:
+    """Config, provenance and the log as of ``iteration`` (rows logged after the checkpoint are
+    dropped), and no status until the run ends; returns the provenance record."""
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config(cfg)
+    run.status.unlink(missing_ok=True)
+    record = {"versions": provenance.versions(), "git_commit": provenance.git_commit(),
+              **provenance.device_description(device), "start": provenance.now(),
+              "resumed_from_iteration": iteration, "precision": cfg["precision"]}
+    if ensemble is not None:
+        record["ensemble"] = ensemble
+    write_json(run.provenance, record)
+    run.write_log(log_rows)
+    return record
+
 
 def load_usable_checkpoint(run: RunDir, cfg: dict, restart_if_changed: bool,
                            restart_if_corrupt: bool) -> tuple[dict | None, bool]:
