@@ -38,9 +38,13 @@ class CheckpointError(CorruptFileError):
     """A checkpoint that cannot be read; the message names the file and the way out."""
 
 
+def read_failure(exc: BaseException) -> str:
+    """The first line of a reader's exception, short enough for a one-line error."""
+    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+
+
 def unreadable(path: Path, exc: BaseException, repair: str) -> CorruptFileError:
-    reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-    return CorruptFileError(f"{path} is unreadable ({reason}); {repair}")
+    return CorruptFileError(f"{path} is unreadable ({read_failure(exc)}); {repair}")
 
 
 def read_json_object(path: Path, repair: str) -> dict:
@@ -161,9 +165,8 @@ class RunDir:
         try:
             return torch.load(self.checkpoint, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for truncated or foreign files
-            reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
             raise CheckpointError(
-                f"checkpoint {self.checkpoint} is unreadable ({reason}); delete it or rerun with "
+                f"checkpoint {self.checkpoint} is unreadable ({read_failure(exc)}); delete it or rerun with "
                 "--restart (workflow: restart_corrupt_checkpoints: true) to train this cell from iteration 0"
             ) from None
 
