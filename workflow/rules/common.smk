@@ -71,7 +71,7 @@ def checked_cells():
     """One (where, cell, grid file content) per experiment x data set x objective x architecture:
     what `wganbench train` gets, so the workflow refuses exactly what training would."""
     for name, experiment in config["experiments"].items():
-        seed = experiment.get("seeds", config["seeds"])[0]
+        seed = experiment_seeds(name)[0]
         for dataset in experiment["datasets"]:
             for objective in experiment_objectives(name):
                 for arch in experiment["archs"]:
@@ -124,6 +124,11 @@ def experiment_seeds(name):
 def ensembled_experiments():
     return [name for name, experiment in config["experiments"].items()
             if experiment["ensemble"] and len(experiment_seeds(name)) > 1]
+
+
+def seed_run_folders(name):
+    """The run folders of an experiment's seeds, data set, objective and architecture left as wildcards."""
+    return [RUN.replace("{experiment}", name).replace("{seed}", str(seed)) for seed in experiment_seeds(name)]
 
 
 def one_of(names):

@@ -75,8 +75,7 @@ rule evaluate:
 
 
 for _experiment in ensembled_experiments():
-    _folders = [RUN.replace("{experiment}", _experiment).replace("{seed}", str(seed))
-                for seed in experiment_seeds(_experiment)]
+    _folders = seed_run_folders(_experiment)
 
     rule:
         name:

@@ -66,7 +66,7 @@ rule train:
 
 for _experiment in ensembled_experiments():
     _seeds = experiment_seeds(_experiment)
-    _folders = [RUN.replace("{experiment}", _experiment).replace("{seed}", str(seed)) for seed in _seeds]
+    _folders = seed_run_folders(_experiment)
 
     rule:
         name:
