@@ -4,9 +4,11 @@
 #   snakemake --report results/report.html     # the report
 #   snakemake --profile workflow/profiles/slurm --configfile config/paper.yaml   # the paper's grid
 import copy
+import os
 
 from snakemake.utils import min_version, validate
 
+from wganbench.claims.catalogue import load_catalogues
 from wganbench.grid_checks import check_config_files, one_line_errors
 from wganbench.config import validate as refuse_invalid
 
@@ -31,9 +33,16 @@ with one_line_errors():
         check_config_files(workflow.configfiles)
     refuse_invalid(copy.deepcopy(config))
 validate(config, "workflow/schemas/config.schema.yaml")
+with one_line_errors():  # a malformed claim: one line naming the file and key, before any job
+    load_catalogues(config["claims"])
 
 
-report: "workflow/report/workflow.rst"
+# The report opens on the scorecard once rule `claims` has written it (the claims table, then this
+# workflow's description); before that, on the description alone.
+SCORECARD_PAGE = "results/report/workflow.rst"
+
+
+report: SCORECARD_PAGE if os.path.exists(SCORECARD_PAGE) else "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -41,6 +50,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/theory.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/claims.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -53,6 +63,7 @@ onstart:
 rule all:
     input:
         rules.aggregate.output,
+        rules.claims.output,
         figure_targets(),
         theory_targets(),
     default_target: True

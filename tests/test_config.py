@@ -75,3 +75,13 @@ def test_cli_refuses_bad_input_with_exit_2_before_touching_the_run_folder(tmp_pa
     assert result.stderr.strip().splitlines() == [
         "wganbench: error: config key 'optimizer.lr': -1 is less than or equal to the minimum of 0"]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("text", [".nan", ".inf", "-.inf"])
+def test_non_finite_numbers_are_refused_with_their_key(text: str) -> None:
+    """JSON-schema bounds cannot see NaN; YAML reads .nan/.inf as floats: refuse them by key."""
+    from wganbench.config import validate
+
+    grid = yaml.safe_load(f"defaults: {{batch_size: 64}}\nobjectives:\n  x: {{loss: wasserstein, optimizer: {{name: adam, lr: {text}}}}}\n")
+    with pytest.raises(ConfigError, match=r"^config key 'objectives\.x\.optimizer\.lr': -?(nan|inf) is not a finite number"):
+        validate(grid)

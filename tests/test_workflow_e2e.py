@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 FIGURES = ["curves", "estimate-vs-quality", "distributions", "success"]
 EXPERIMENTS = {"toy", "digits", "unstable", "custom"}
-CATEGORIES = ["Samples", "Metrics", "Tables", "Theory"]
+CATEGORIES = ["Scorecard", "Samples", "Metrics", "Tables", "Theory"]
 
 
 def expected_cells(workdir: Path) -> int:
@@ -90,6 +90,42 @@ def test_every_figure_and_theory_output_exists(local_run: WorkflowRun) -> None:
     for name in theory:
         assert list((local_run.results / "theory" / name).glob("*.png")), name
         assert list((local_run.results / "theory" / name).glob("*.csv")), name
+
+
+def test_every_run_has_an_outcome_against_a_derived_threshold(local_run: WorkflowRun) -> None:
+    runs = pd.read_csv(local_run.results / "tables/runs.csv")
+    assert set(runs["outcome"]) <= {"learned", "failed to learn", "diverged", "failed"}
+    assert list(runs[runs["experiment"] == "unstable"]["outcome"]) == ["diverged"]
+    levels = pd.read_csv(local_run.results / "tables/levels.csv")
+    for dataset in ("8gaussians", "digits"):
+        rows = levels[levels["dataset"] == dataset].set_index("generator")
+        metric = rows["outcome_metric"].iloc[0]
+        real, constant, threshold = rows.loc["real", metric], rows.loc["constant", metric], rows["outcome_threshold"].iloc[0]
+        assert min(real, constant) < threshold < max(real, constant), dataset  # between the two references
+        judged = runs[(runs["dataset"] == dataset) & (runs["status"] == "completed")]
+        assert (judged["outcome_threshold"] == threshold).all() and (judged["outcome_metric"] == metric).all()
+        better = judged[metric] < threshold if metric == "fid" else judged[metric] > threshold
+        assert ((judged["outcome"] == "learned") == better).all()
+
+
+def test_tiny_grid_scorecard_lists_every_claim_with_reasons(local_run: WorkflowRun) -> None:
+    claims = pd.read_csv(local_run.results / "tables/claims.csv")
+    catalogue = yaml.safe_load((local_run.workdir / "config/claims.yaml").read_text())["claims"]
+    assert list(claims["claim"]) == [c["id"] for c in catalogue]
+    verdicts = claims.set_index("claim")["verdict"]
+    assert set(verdicts) <= {"reproduced", "contradicted", "inconclusive", "not run here"}
+    # two seeds of two iterations decide nothing sampled: inconclusive, each with its reason
+    inconclusive = claims[claims["verdict"] == "inconclusive"]
+    assert not inconclusive.empty and inconclusive["reason"].str.len().gt(10).all()
+    assert verdicts["wgan-critic-tracks-quality"] == "inconclusive"
+    # theory the tiny grid does not run, and the paper grid, are "not run here" with the config that runs them
+    assert verdicts["bellemare-biased-wasserstein-gradients"] == "not run here"
+    paper = claims.set_index("claim").loc["sngan-table2-cifar10-fid"]
+    assert paper["verdict"] == "not run here" and "config/paper.yaml" in paper["reason"]
+    # the parallel-lines theory runs in the tiny grid too, and decides its claim
+    assert verdicts["wgan-example1-parallel-lines"] in {"reproduced", "contradicted"}
+    scorecard = (local_run.results / "scorecard.md").read_text()
+    assert all(f"**{claim}**" in scorecard for claim in claims["claim"])
 
 
 def test_config_added_objectives_reach_the_tables(local_run: WorkflowRun) -> None:
@@ -173,6 +209,8 @@ def embedded_file(report: Path, name: str) -> str:
 
 def test_report_renders_every_category_and_figure(local_run: WorkflowRun, report: Path, tmp_path: Path) -> None:
     start, views = rendered_views(report, local_run.env, tmp_path)
+    # the report opens on the scorecard: its title, then the claims table
+    assert "Scorecard:" in start and start.index("wgan-example1-parallel-lines") < start.index("Theory")
     for category in CATEGORIES:
         assert category in start, f"category {category} missing from the rendered start page"
     shown = {view: text.split() for view, text in views.items()}

@@ -22,15 +22,17 @@ import pandas as pd
 import yaml
 from scipy import stats
 
+from .outcomes import Threshold, outcome, threshold_from_levels
 from .registry import ConfigError
-from .rundir import COMPLETED, RunDir
+from .rundir import COMPLETED, RunDir, read_json
 
 MISSING = "missing"  # a run folder without status.json: listed, never counted as a result
 
 # columns that describe a run rather than measure it (metrics are every other numeric column)
 KEY_COLUMNS = ["experiment", "dataset", "image_size", "objective", "arch", "critic", "seed"]
-INFO_COLUMNS = KEY_COLUMNS + ["status", "reason", "iterations", "train_seconds", "job_seconds",
-                              "peak_rss_mb", "eval_seconds", "eval_peak_rss_mb", "run_dir"]
+OUTCOME_COLUMNS = ["outcome", "outcome_reason", "outcome_metric", "outcome_threshold", "level_real", "level_constant"]
+INFO_COLUMNS = KEY_COLUMNS + ["status", "reason", *OUTCOME_COLUMNS, "sample_count", "iterations", "train_seconds",
+                              "job_seconds", "peak_rss_mb", "eval_seconds", "eval_peak_rss_mb", "run_dir"]
 GROUP_COLUMNS = ["experiment", "dataset", "objective", "arch", "critic"]
 # benchmark file columns (Snakemake's `benchmark:` TSV) -> runs.csv columns, per rule folder
 BENCHMARK_COLUMNS = {"train": {"s": "job_seconds", "max_rss": "peak_rss_mb"},
@@ -99,6 +101,7 @@ def run_row(run_dir: Path, runs_root: Path, benchmarks_root: Path | None) -> dic
         "experiment": relative.parts[0], "dataset": config["dataset"], "image_size": config.get("image_size"),
         "objective": config["objective"], "arch": config["arch"], "critic": config["critic"],
         "seed": config["seed"], "status": status["status"], "reason": status.get("reason"),
+        "sample_count": config.get("sample_count"),
         "iterations": status.get("iterations"), "train_seconds": provenance.get("wall_seconds", math.nan),
         "run_dir": str(run_dir),
     }
@@ -123,9 +126,59 @@ def check_metrics_match(run: RunDir, status: dict, metrics: dict | None) -> None
             f"{status['status']!r}; rerun `snakemake --cores all --forcerun {run.metrics}` (or `wganbench evaluate {run.path}`)")
 
 
-def collect_runs(run_dirs: Iterable[Path], runs_root: Path, benchmarks_root: Path | None = None) -> pd.DataFrame:
+# --- outcomes ------------------------------------------------------------------------------------
+
+def read_levels(paths: Iterable[Path]) -> dict[tuple, Threshold]:
+    """Levels files -> threshold per (data set, image size or None, sample count)."""
+    found = {}
+    for path in paths:
+        levels = read_json(Path(path))
+        threshold = threshold_from_levels(levels)
+        if threshold is not None:
+            found[(levels["dataset"], levels.get("image_size"), levels["count"])] = threshold
+    return found
+
+
+def levels_table(paths: Iterable[Path]) -> pd.DataFrame:
+    """One row per data set x size x count: both reference levels of every metric, and the threshold."""
+    rows = []
+    for path in paths:
+        levels = read_json(Path(path))
+        threshold = threshold_from_levels(levels)
+        for generator, measured in levels["levels"].items():
+            rows.append({"dataset": levels["dataset"], "image_size": levels.get("image_size"),
+                         "sample_count": levels["count"], "generator": generator, **measured,
+                         "outcome_metric": threshold.metric.name if threshold else None,
+                         "outcome_threshold": threshold.value if threshold else math.nan})
+    return pd.DataFrame(rows)
+
+
+def add_outcomes(frame: pd.DataFrame, thresholds: dict[tuple, Threshold]) -> pd.DataFrame:
+    """The outcome of each run (``wganbench.outcomes``), with the threshold and levels beside it."""
+    columns: dict[str, list] = {name: [] for name in OUTCOME_COLUMNS}
+    for row in frame.to_dict("records"):
+        size = row.get("image_size")
+        size = None if size is None or pd.isna(size) else int(size)
+        threshold = thresholds.get((row["dataset"], size, row.get("sample_count"))) \
+            or thresholds.get((row["dataset"], None, row.get("sample_count")))
+        metric = threshold.metric.name if threshold else None
+        value = row.get(metric) if metric else None
+        result, why = outcome(row["status"], None if value is None or pd.isna(value) else float(value), threshold)
+        columns["outcome"].append(result)
+        columns["outcome_reason"].append(why)
+        columns["outcome_metric"].append(metric)
+        columns["outcome_threshold"].append(threshold.value if threshold else math.nan)
+        columns["level_real"].append(threshold.real if threshold else math.nan)
+        columns["level_constant"].append(threshold.constant if threshold else math.nan)
+    return frame.assign(**columns)
+
+
+def collect_runs(run_dirs: Iterable[Path], runs_root: Path, benchmarks_root: Path | None = None,
+                 thresholds: dict[tuple, Threshold] | None = None) -> pd.DataFrame:
     rows = [run_row(Path(d), runs_root, benchmarks_root) for d in run_dirs]
     frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame = add_outcomes(frame, thresholds or {})
     if frame.empty:
         return pd.DataFrame(columns=INFO_COLUMNS)
     metrics = sorted(c for c in frame.columns if c not in INFO_COLUMNS)
@@ -212,8 +265,10 @@ def summarize(runs: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         base = runs[(runs["objective"] == settings.baseline) & (runs["status"] == COMPLETED)
                     & (runs["experiment"] == cell["experiment"]) & (runs["dataset"] == cell["dataset"])
                     & (runs["arch"] == cell["arch"])]
+        learned = int((group["outcome"] == "learned").sum()) if "outcome" in group else 0
         common = {**cell, "n_runs": len(group), "n_completed": len(completed),
-                  "success_rate": len(completed) / len(group)}
+                  "success_rate": len(completed) / len(group), "n_learned": learned,
+                  "learned_rate": learned / len(group)}
         for metric in metrics or [None]:
             row = dict(common, metric=metric)
             if metric is not None:
@@ -260,23 +315,29 @@ def write_table(frame: pd.DataFrame, out: Path, name: str, csv_too: bool = True)
     return written
 
 
+OUTCOME_COLOURS = {"learned": "#d4edda", "failed to learn": "#fff3cd", "diverged": "#f8d7da", "failed": "#f8d7da"}
+
+
 def runs_html(runs: pd.DataFrame) -> str:
-    """The runs table as a web page for the report, runs that did not complete marked in red."""
+    """The runs table as a web page for the report, coloured by outcome (green learned, amber failed
+    to learn, red diverged or failed), with the threshold each outcome was decided by."""
     shown = runs.drop(columns=["run_dir"], errors="ignore")
     styled = shown.style.apply(
-        lambda row: ["background-color: #f8d7da" if row["status"] != COMPLETED else "" for _ in row], axis=1
+        lambda row: [f"background-color: {OUTCOME_COLOURS.get(row.get('outcome'), '')}" for _ in row], axis=1
     ).format(precision=4, na_rep="").hide(axis="index")
-    counts = runs["status"].value_counts().to_dict() if len(runs) else {}
+    counts = runs["outcome"].value_counts().to_dict() if "outcome" in runs else {}
     head = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     return (f"<html><head><meta charset='utf-8'><title>runs</title></head><body>"
             f"<p>{len(runs)} runs: {head}</p>{styled.to_html()}</body></html>")
 
 
 def aggregate(run_dirs: Iterable[Path], runs_root: Path, out: Path, settings: Settings,
-              benchmarks_root: Path | None = None) -> list[Path]:
-    """Write runs, summary and curves tables (and runs.html) into ``out``."""
-    runs = collect_runs(run_dirs, runs_root, benchmarks_root)
+              benchmarks_root: Path | None = None, level_files: Iterable[Path] = ()) -> list[Path]:
+    """Write runs, summary, levels and curves tables (and runs.html) into ``out``."""
+    level_files = list(level_files)
+    runs = collect_runs(run_dirs, runs_root, benchmarks_root, read_levels(level_files))
     written = write_table(runs, out, "runs")
+    written += write_table(levels_table(level_files), out, "levels")
     written += write_table(summarize(runs, settings), out, "summary")
     written += write_table(collect_curves(runs), out, "curves", csv_too=False)
     (out / "runs.html").write_text(runs_html(runs))

@@ -85,8 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start over when the checkpoint is unreadable (else an error naming it)")
     train.set_defaults(func=_train)
 
+    from .theory import EXPERIMENTS  # names only: the experiments' modules load on first use
+
     theory = sub.add_parser("theory", help="run a theory experiment (table + figure)")
-    theory.add_argument("name", help="bernoulli, parallel-lines, critic-vs-discriminator, divergences, f-divergences")
+    theory.add_argument("name", help=", ".join(EXPERIMENTS))
     theory.add_argument("--out", required=True)
     theory.add_argument("--seed", type=int, default=0)
     theory.set_defaults(func=_theory)

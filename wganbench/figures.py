@@ -29,6 +29,8 @@ from .rundir import COMPLETED, FAILED, RunDir  # noqa: E402
 Figure = matplotlib.figure.Figure
 FIGURES: Registry[Callable[["Tables", "Options"], Figure]] = Registry("figure")
 PANEL = 2.6  # inches per facet
+SAMPLE_PANEL = 3.4  # sample grids: 6 x 6 images of 16 px must show a digit
+OUTCOME_TEXT = {"learned": "tab:green", "failed to learn": "tab:orange", "diverged": "tab:red", "failed": "tab:red"}
 # statuses whose samples say nothing about the objective (the run never got going): the panel shows
 # the reason instead; a diverged run's panel shows its last samples
 NO_SAMPLES = {FAILED}
@@ -77,8 +79,8 @@ class Tables:
         return ranked[0] if ranked else None
 
 
-def panels(rows: list[str], cols: list[str], title: str) -> tuple[Figure, np.ndarray]:
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(PANEL * len(cols) + 1.5, PANEL * len(rows) + 0.6),
+def panels(rows: list[str], cols: list[str], title: str, size: float = PANEL) -> tuple[Figure, np.ndarray]:
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(size * len(cols) + 1.5, size * len(rows) + 0.6),
                              squeeze=False, constrained_layout=True)
     fig.suptitle(title)
     return fig, axes
@@ -126,7 +128,7 @@ def legend_outside(fig: Figure, axes: np.ndarray, title: str = "objective") -> N
 
 # --- sample grids --------------------------------------------------------------------------------
 
-def _image_grid(samples: np.ndarray, count: int = 16) -> np.ndarray:
+def _image_grid(samples: np.ndarray, count: int = 36) -> np.ndarray:
     """(N, C, H, W) in [-1, 1] -> one (rows*H, cols*W, C) image of the first ``count`` samples."""
     images = np.clip((samples[:count] + 1) / 2, 0, 1)
     n, c, h, w = images.shape
@@ -181,7 +183,7 @@ def sample_grid(tables: Tables, options: Options) -> Figure:
     objectives = list(dict.fromkeys(first["objective"]))
     columns = list(dict.fromkeys(zip(first["dataset"], first["arch"])))
     fig, axes = panels(objectives, [f"{d} / {a}" for d, a in columns],
-                       f"{options.experiment}: samples (seed {int(first['seed'].min())})")
+                       f"{options.experiment}: samples (seed {int(first['seed'].min())}; title: its outcome)", size=SAMPLE_PANEL)
     real: dict[str, np.ndarray] = {}
     cells = {(r["objective"], r["dataset"], r["arch"]): r for r in first.to_dict("records")}
     for i, objective in enumerate(objectives):
@@ -196,8 +198,10 @@ def sample_grid(tables: Tables, options: Options) -> Figure:
                 empty(ax, textwrap.fill(str(run["reason"]), 30)[:160])
             else:
                 _draw_samples(ax, run, real)
-            ax.set_title(f"{objective} | {dataset}/{arch}" + (f"\n{run['status'].upper()}" if stopped else ""),
-                         fontsize="small", color="tab:red" if stopped else "black")
+            outcome = run.get("outcome") or run["status"]
+            why = run.get("outcome_reason") if outcome in ("learned", "failed to learn") else None
+            ax.set_title(f"{objective} | {dataset}/{arch}\n{outcome.upper()}" + (f" ({why})" if why else ""),
+                         fontsize="small", color=OUTCOME_TEXT.get(outcome, "black"))
     return fig
 
 
@@ -217,7 +221,7 @@ def _curve_rows(tables: Tables, experiment: str, dataset: str, metric: str | Non
 def metric_curves(tables: Tables, options: Options) -> Figure:
     """Metric vs generator iteration, mean and a band of one standard deviation over seeds."""
     fig, axes, rows = arch_grid(tables.runs, "metric vs generator iteration (band: ±1 sd over seeds)")
-    palette = objective_palette(tables.runs)
+    palette, markers = objective_styles(tables.runs)
     for i, (experiment, dataset, archs) in enumerate(rows):
         data, label = _curve_rows(tables, experiment, dataset, tables.metric(experiment, options))
         for j, arch in enumerate(archs):
@@ -226,8 +230,8 @@ def metric_curves(tables: Tables, options: Options) -> Figure:
             if subset.empty:
                 empty(ax, "no runs")
                 continue
-            sns.lineplot(subset, x="iteration", y="value", hue="objective", errorbar="sd", ax=ax,
-                         palette=palette, linewidth=1)
+            sns.lineplot(subset, x="iteration", y="value", hue="objective", style="objective", errorbar="sd",
+                         ax=ax, palette=palette, markers=markers, dashes=False, markersize=4, linewidth=1)
             ax.set_title(f"{experiment}/{dataset} | {arch}", fontsize="small")
             ax.set_ylabel(label)
     legend_outside(fig, axes)
@@ -248,7 +252,7 @@ def estimate_vs_quality(tables: Tables, options: Options) -> Figure:
     joined = tables.runs.merge(final_estimates(tables), on=["experiment", "dataset", "objective", "arch", "seed"])
     rows = experiment_rows(tables.runs)
     fig, axes = panels(["critic estimate"], [f"{e}/{d}" for e, d in rows], "final critic distance estimate vs sample quality")
-    palette = objective_palette(tables.runs)
+    palette, markers = objective_styles(tables.runs)
     for j, (experiment, dataset) in enumerate(rows):
         ax = axes[0, j]
         metric = tables.metric(experiment, options)
@@ -256,7 +260,8 @@ def estimate_vs_quality(tables: Tables, options: Options) -> Figure:
         if metric is None or data.empty:
             empty(ax, "no metric")
             continue
-        sns.scatterplot(data, x="distance_estimate", y=metric, hue="objective", palette=palette, ax=ax, s=25)
+        sns.scatterplot(data, x="distance_estimate", y=metric, hue="objective", style="objective", palette=palette,
+                        markers=markers, ax=ax, s=30)
         ax.set_title(f"{experiment}/{dataset}", fontsize="small")
     legend_outside(fig, axes)
     return fig
@@ -286,24 +291,72 @@ def final_distributions(tables: Tables, options: Options) -> Figure:
 
 @FIGURES.register("success")
 def success_heatmap(tables: Tables, options: Options) -> Figure:
-    """Share of seeds that completed (did not diverge or fail), objective x (experiment, data set, architecture)."""
-    runs = tables.runs.assign(success=tables.runs["status"] == COMPLETED,
-                              cell=tables.runs["experiment"] + "/" + tables.runs["dataset"] + "\n" + tables.runs["arch"])
-    grid = runs.pivot_table(index="objective", columns="cell", values="success", aggfunc="mean", sort=False)
-    width = 2.0 + 0.9 * max(1, grid.shape[1])
-    fig, ax = plt.subplots(figsize=(width, 1.2 + 0.35 * max(1, grid.shape[0])), constrained_layout=True)
-    sns.heatmap(grid.astype(float), annot=True, fmt=".2f", vmin=0, vmax=1, cmap="RdYlGn", cbar_kws={"label": "success rate"}, ax=ax)
-    ax.set_title("success rate (completed: not diverged or failed) over seeds")
+    """Share of seeds that learned (outcome against the data set's derived threshold), objective x
+    (experiment, data set, architecture); each cell also says k/n and how many diverged."""
+    runs = tables.runs.assign(cell=tables.runs["experiment"] + "/" + tables.runs["dataset"] + "\n" + tables.runs["arch"])
+    if "outcome" not in runs:
+        runs = runs.assign(outcome=np.where(runs["status"] == COMPLETED, "not evaluated", runs["status"]))
+    runs = runs.assign(learned=runs["outcome"] == "learned", diverged=runs["outcome"].isin(["diverged", "failed"]))
+    share = runs.pivot_table(index="objective", columns="cell", values="learned", aggfunc="mean", sort=False)
+    counts = runs.groupby(["objective", "cell"], sort=False).agg(k=("learned", "sum"), n=("learned", "size"),
+                                                                  d=("diverged", "sum"))
+    labels = share.copy().astype(object)
+    for (objective, cell), row in counts.iterrows():
+        labels.loc[objective, cell] = f"{int(row.k)}/{int(row.n)}" + (f"\n{int(row.d)} div." if row.d else "")
+    width = 2.5 + 1.1 * max(1, share.shape[1])
+    fig, ax = plt.subplots(figsize=(width, 1.4 + 0.42 * max(1, share.shape[0])), constrained_layout=True)
+    sns.heatmap(share.astype(float), annot=labels.fillna("").to_numpy(), fmt="", vmin=0, vmax=1, cmap="RdYlGn",
+                cbar_kws={"label": "share of seeds that learned"}, ax=ax, annot_kws={"fontsize": 8})
+    thresholds = runs.dropna(subset=["outcome_threshold"]).drop_duplicates(["dataset", "outcome_metric"]) \
+        if "outcome_threshold" in runs else runs.iloc[:0]
+    note = "; ".join(f"{r.dataset}: {r.outcome_metric} {'>' if r.outcome_metric == 'modes_covered' else '<'} "
+                     f"{r.outcome_threshold:.3g}" for r in thresholds.itertuples())
+    ax.set_title("share of seeds that learned" + (f"\n(learned: {note})" if note else ""), fontsize="small")
     ax.set_xlabel("")
     ax.tick_params(axis="x", labelsize="small")
     return fig
 
 
-def objective_palette(runs: pd.DataFrame) -> dict[str, tuple]:
+# Objectives by family, each family in its own hues (blues: the standard GAN's relatives; reds:
+# Wasserstein-type; purples: f-GANs) and each member with its own marker, so 14+ curves stay apart.
+FAMILY_COLOURS: dict[str, list[str]] = {
+    "standard": ["#08306b", "#2171b5", "#6baed6", "#17becf", "#41ab5d"],
+    "wasserstein": ["#a50f15", "#ef3b2c", "#fd8d3c", "#8c510a", "#fdae6b"],
+    "f-gan": ["#3f007d", "#807dba", "#e377c2", "#bcbd22", "#dd3497"],
+    "other": ["#252525", "#636363", "#969696", "#bdbdbd"],
+}
+FAMILY_MEMBERS: dict[str, list[str]] = {
+    "standard": ["gan", "nsgan", "lsgan", "hinge", "sngan"],
+    "wasserstein": ["wgan", "wgan-gp", "wgan-gp-toy", "cramer"],
+    "f-gan": ["f-kl", "f-rkl", "f-pearson", "f-hellinger", "f-js"],
+}
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+
+
+def objective_family(name: str) -> str:
+    for family, members in FAMILY_MEMBERS.items():
+        if name in members:
+            return family
+    return "f-gan" if name.startswith("f-") else "wasserstein" if name.startswith(("wgan", "cramer")) else "other"
+
+
+def objective_styles(runs: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    """(colour, marker) per objective, the same in every figure: by family, then by order in it."""
+    colours, markers = {}, {}
+    names = list(dict.fromkeys(runs["objective"]))
+    for family, palette in FAMILY_COLOURS.items():
+        members = [n for n in names if objective_family(n) == family]
+        known = FAMILY_MEMBERS.get(family, [])
+        members.sort(key=lambda n: (known.index(n) if n in known else len(known), n))
+        for i, name in enumerate(members):
+            colours[name] = palette[i % len(palette)]
+            markers[name] = MARKERS[i % len(MARKERS)]
+    return colours, markers
+
+
+def objective_palette(runs: pd.DataFrame) -> dict[str, str]:
     """One colour per objective, the same in every figure."""
-    names = sorted(set(runs["objective"]))
-    colours = sns.color_palette("tab10" if len(names) <= 10 else "husl", len(names))
-    return dict(zip(names, colours))
+    return objective_styles(runs)[0]
 
 
 def draw(kind: str, tables_dir: Path, out: Path, options: Options) -> Path:

@@ -20,7 +20,7 @@ def _aggregate(args: argparse.Namespace) -> int:
     if missing:
         raise ConfigError(f"run folder {missing[0]} has no config.yaml; train it first")
     for path in aggregate([Path(d) for d in args.run_dirs], Path(args.runs_root), Path(args.out), settings,
-                          Path(args.benchmarks) if args.benchmarks else None):
+                          Path(args.benchmarks) if args.benchmarks else None, [Path(p) for p in args.levels]):
         print(path)
     return 0
 
@@ -38,6 +38,34 @@ def _figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _claims(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .claims.catalogue import load_catalogues
+    from .claims.rules import Tables
+    from .claims.scorecard import write_scorecard
+    from .claims.verdicts import decide
+
+    if not 0 < args.alpha < 0.5:
+        raise ConfigError(f"--alpha {args.alpha}: expected a number between 0 and 0.5")
+    claims = load_catalogues(args.catalogue)
+    tables_dir = Path(args.tables)
+    runs_file, curves_file = tables_dir / "runs.parquet", tables_dir / "curves.parquet"
+    for path in (runs_file, curves_file):
+        if not path.exists():
+            raise ConfigError(f"{path} does not exist; run `wganbench aggregate` (or the workflow's aggregate rule) first")
+    tables = Tables(pd.read_parquet(runs_file), pd.read_parquet(curves_file), Path(args.results),
+                    confidence=1 - 2 * args.alpha, resamples=args.resamples, seed=args.seed)
+    verdicts = decide(claims, tables, args.alpha)
+    extra = Path(args.landing_extra).read_text() if args.landing_extra else ""
+    for path in write_scorecard(verdicts, args.alpha, tables_dir, Path(args.markdown),
+                                Path(args.landing) if args.landing else None, args.title, extra):
+        print(path)
+    for verdict in verdicts:
+        print(f"{verdict.claim.id}: {verdict.verdict}" + (f" ({verdict.reason})" if verdict.reason else ""))
+    return 0
+
+
 def register_commands(sub: argparse._SubParsersAction) -> None:
     agg = sub.add_parser("aggregate", help="gather run folders into results/tables (runs, summary, curves)")
     agg.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders to include")
@@ -49,7 +77,22 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     agg.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
     agg.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm's correction")
     agg.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    agg.add_argument("--levels", action="append", default=[], metavar="FILE",
+                     help="reference levels (`wganbench evaluate-levels`) that decide each run's outcome")
     agg.set_defaults(func=_aggregate)
+
+    claims = sub.add_parser("claims", help="decide the claims catalogue against results/tables: the scorecard")
+    claims.add_argument("--catalogue", action="append", required=True, metavar="FILE", help="claims file(s)")
+    claims.add_argument("--tables", default="results/tables", help="folder with runs and curves tables")
+    claims.add_argument("--results", default="results", help="results folder (theory tables are read below it)")
+    claims.add_argument("--markdown", default="results/scorecard.md", help="Markdown scorecard to write")
+    claims.add_argument("--landing", default=None, help="reStructuredText landing page for `snakemake --report`")
+    claims.add_argument("--landing-extra", default=None, help="reStructuredText appended to the landing page")
+    claims.add_argument("--title", default="wganbench scorecard", help="title of the scorecard")
+    claims.add_argument("--alpha", type=float, default=0.05, help="false discovery rate of decided verdicts")
+    claims.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
+    claims.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    claims.set_defaults(func=_claims)
 
     fig = sub.add_parser("figures", help="draw one report figure from results/tables")
     fig.add_argument("kind", help="samples, curves, estimate-vs-quality, distributions, success")

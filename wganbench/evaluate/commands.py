@@ -39,6 +39,16 @@ def _train_extractor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _levels(args: argparse.Namespace) -> int:
+    from .levels import write_levels
+
+    given = read_settings_file(args.settings_file) if args.settings_file else {}
+    settings = resolve_settings(given, _overrides(args.set))
+    result = write_levels(args.out, args.dataset, args.image_size, args.count, settings, args.data_root)
+    print(json.dumps({"path": args.out, "levels": result["levels"]}, sort_keys=True, default=str))
+    return 0
+
+
 def register_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add `evaluate` and `extractor train` to the `wganbench` parser."""
     evaluate = subparsers.add_parser("evaluate", help="measure a run folder into RUN_DIR/metrics.json")
@@ -48,6 +58,17 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                           help="override one evaluation setting (e.g. feature_extractor=wganbench-classifier)")
     evaluate.set_defaults(func=_evaluate)
+
+    levels = subparsers.add_parser(
+        "evaluate-levels", help="measure a perfect (real train) and a constant generator: the learned threshold's ends")
+    levels.add_argument("--dataset", required=True)
+    levels.add_argument("--image-size", type=int, default=None, help="image size of the runs (image data sets)")
+    levels.add_argument("--count", type=int, required=True, help="samples per generator: the runs' sample_count")
+    levels.add_argument("--out", required=True, help="JSON file to write")
+    levels.add_argument("--data-root", default=None, help="folder of torchvision data sets, where needed")
+    levels.add_argument("--settings-file", default=None, metavar="FILE", help="as for `wganbench evaluate`")
+    levels.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="as for `wganbench evaluate`")
+    levels.set_defaults(func=_levels)
 
     extractor = subparsers.add_parser("extractor", help="the offline feature extractor (a classifier)")
     actions = extractor.add_subparsers(dest="extractor_command", required=True)

@@ -24,6 +24,7 @@ _MODULES = {
     "critic-vs-discriminator": "critic_vs_discriminator",
     "divergences": "divergences",
     "f-divergences": "f_divergences",
+    "gradient-norms": "gradient_norms",
 }
 
 

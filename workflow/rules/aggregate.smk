@@ -1,4 +1,5 @@
-# Run folders -> results/tables (runs.csv, summary.csv, curves.parquet) in one job.
+# Run folders -> results/tables (runs.csv with each run's outcome, summary.csv, levels.csv,
+# curves.parquet) in one job.
 
 
 rule aggregate:
@@ -6,6 +7,7 @@ rule aggregate:
     input:
         status=run_files("status.json"),
         metrics=run_files("metrics.json"),
+        levels=level_files(),
     output:
         runs_csv="results/tables/runs.csv",
         runs="results/tables/runs.parquet",
@@ -22,6 +24,7 @@ rule aggregate:
             labels={"table": "summary"},
         ),
         summary_parquet="results/tables/summary.parquet",
+        levels="results/tables/levels.csv",
         curves="results/tables/curves.parquet",
     params:
         run_dirs=lambda wc, input: sorted({os.path.dirname(f) for f in input.status}),
@@ -30,6 +33,7 @@ rule aggregate:
         resamples=config["aggregate"]["bootstrap_resamples"],
         alpha=config["aggregate"]["alpha"],
         seed=config["aggregate"]["seed"],
+        levels=lambda wc, input: [part for path in input.levels for part in ("--levels", path)],
     log:
         "results/logs/aggregate.log",
     benchmark:
@@ -44,4 +48,4 @@ rule aggregate:
         "wganbench aggregate --runs-root results/runs --benchmarks results/benchmarks"
         " --out \"$(dirname {output.runs:q})\" --baseline {params.baseline:q} --confidence {params.confidence:q}"
         " --resamples {params.resamples:q} --alpha {params.alpha:q} --seed {params.seed:q}"
-        " {params.run_dirs:q} > {log:q} 2>&1"
+        " {params.levels:q} {params.run_dirs:q} > {log:q} 2>&1"

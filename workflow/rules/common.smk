@@ -33,6 +33,7 @@ wildcard_constraints:
     arch=NAME,
     seed=r"\d+",
     size=r"\d+",
+    samples=r"\d+",
 
 
 @functools.cache  # read once per parse, not once per call
@@ -200,7 +201,34 @@ def extractor_file(wildcards):
     uses_classifier = settings["feature_extractor"] != "inception-v3-compat" or "modes" in settings["metrics"]
     if wildcards.dataset in TOY_DATASETS | UNLABELLED_DATASETS or not uses_classifier:
         return []
-    return f"{EXTRACTORS}/{wildcards.dataset}-{image_size(wildcards)}px-v{EXTRACTOR_VERSION}.pt"
+    size = getattr(wildcards, "size", None) or image_size(wildcards)
+    return f"{EXTRACTORS}/{wildcards.dataset}-{size}px-v{EXTRACTOR_VERSION}.pt"
+
+
+LEVELS = "results/levels/{dataset}-{size}px-n{samples}.json"
+
+
+def experiment_setting(name, key):
+    """A cell key as an experiment's runs get it: its settings, then defaults, then the schema's default."""
+    merged = {**config["defaults"], **config["experiments"][name]["settings"]}
+    return merged.get(key, cell_default(key))
+
+
+def level_files():
+    """The reference levels every run's outcome is decided by: one file per data set x image size x
+    sample count of the grid (wganbench.outcomes)."""
+    files = []
+    for name, experiment in config["experiments"].items():
+        size = experiment_setting(name, "image_size") or cell_default("image_size")
+        count = experiment_setting(name, "sample_count")
+        for dataset in experiment["datasets"]:
+            files.append(LEVELS.format(dataset=dataset, size=size, samples=count))
+    return sorted(set(files))
+
+
+def levels_extractor(wildcards):
+    """The classifier a levels file's image metrics need (as for the runs of that data set and size)."""
+    return extractor_file(SimpleNamespace(dataset=wildcards.dataset, experiment=None, size=wildcards.size))
 
 
 def fill_evaluation_defaults():

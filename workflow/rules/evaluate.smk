@@ -40,6 +40,32 @@ rule extractor:
         " --out {output:q} > {log:q} 2>&1"
 
 
+rule levels:
+    # the two ends of a data set's learned / failed-to-learn threshold: real train samples and the
+    # train mean repeated, measured with the runs' settings, extractor and sample count
+    input:
+        settings=rules.evaluation_settings.output.settings,
+        extractor=levels_extractor,
+    output:
+        LEVELS,
+    params:
+        overrides=lambda wc, input: ["--set", "train_extractor=false"] if input.extractor else [],
+    log:
+        "results/logs/levels/{dataset}-{size}px-n{samples}.log",
+    benchmark:
+        "results/benchmarks/levels/{dataset}-{size}px-n{samples}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../environment.yml"
+    shell:
+        "wganbench evaluate-levels --dataset {wildcards.dataset:q} --image-size {wildcards.size:q}"
+        " --count {wildcards.samples:q} --out {output:q} --settings-file {input.settings:q} {params.overrides:q}"
+        " > {log:q} 2>&1"
+
+
 rule evaluate:
     # on a cluster, a cell's train -> evaluate chain and 7 more share one job (the profile sets
     # group-components); running locally, Snakemake ignores groups

@@ -1,0 +1,71 @@
+"""Claims catalogues: YAML files of claims, checked by ``schemas/claims.schema.yaml``.
+
+A malformed claim is refused with one line naming the file and the key (``claims.3.test.margin``),
+before any table is read, so a typo never turns into a silent ``inconclusive``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config_files import load_yaml
+from ..registry import ConfigError
+from ..schema import first_error, load_schema
+from ..schema_messages import format_error
+
+SCHEMA_FILE = "claims.schema.yaml"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One catalogue entry, validated (defaults filled in)."""
+
+    id: str
+    source: dict[str, str]
+    statement: str
+    test: dict[str, Any]
+    tested_by: list[str]
+    evidence: str | None = None
+    catalogue: str = ""
+
+    @property
+    def parts(self) -> list[dict[str, Any]]:
+        """The rules the claim is decided by: one, or the members of ``all_of``."""
+        return list(self.test["all_of"]) if "all_of" in self.test else [self.test]
+
+    @property
+    def citation(self) -> str:
+        return f"{self.source['paper']}, {self.source['where']}"
+
+
+def check_catalogue(content: Any, where: str) -> list[Claim]:
+    """Validate one catalogue's content; ``where`` names it in errors."""
+    if not isinstance(content, dict):
+        raise ConfigError(f"{where}: expected a mapping with a `claims:` list")
+    error = first_error(load_schema(SCHEMA_FILE), content)
+    if error is not None:
+        raise ConfigError(f"{where}: {format_error(error)}")
+    claims = [Claim(**entry, catalogue=where) for entry in content["claims"]]
+    seen: set[str] = set()
+    for index, claim in enumerate(claims):
+        if claim.id in seen:
+            raise ConfigError(f"{where}: config key 'claims.{index}.id': claim id {claim.id!r} is given twice; "
+                              "give each claim its own id")
+        seen.add(claim.id)
+    return claims
+
+
+def load_catalogues(paths: list[str | Path]) -> list[Claim]:
+    """Every claim of the given files, in order; an id repeated across files is refused too."""
+    claims: list[Claim] = []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"claims file {path} does not exist; fix the workflow config's `claims` list")
+        for claim in check_catalogue(load_yaml(path), str(path)):
+            if any(claim.id == other.id for other in claims):
+                raise ConfigError(f"{path}: claim id {claim.id!r} is already defined in another claims file")
+            claims.append(claim)
+    return claims

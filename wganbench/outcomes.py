@@ -1,0 +1,92 @@
+"""A run's outcome: learned, failed to learn, diverged, or failed (an error).
+
+"Completed" only says that no number went NaN; the papers' "the standard GAN failed" means it did
+not learn. A run learned when its outcome metric lies on the real side of a threshold that the
+suite derives per data set, extractor and sample count from two generators measured exactly like
+the runs (``wganbench.evaluate.levels``): real train images (a perfect generator) and the train
+mean repeated (a constant generator). The threshold is their midpoint on the metric's distance
+scale: FID is a squared Fréchet distance, so the midpoint is taken on √FID; mode counts are
+counts, so on the count itself. Torch-free: aggregate and the claims engine import it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+LEARNED = "learned"
+NOT_LEARNED = "failed to learn"
+DIVERGED = "diverged"
+FAILED = "failed"
+NOT_EVALUATED = "not evaluated"
+OUTCOMES = (LEARNED, NOT_LEARNED, DIVERGED, FAILED, NOT_EVALUATED)
+
+_SCALES: dict[str, tuple[Callable[[float], float], Callable[[float], float]]] = {
+    "linear": (lambda x: x, lambda y: y),
+    "sqrt": (lambda x: math.sqrt(max(x, 0.0)), lambda y: y * y),  # FID is a squared distance
+}
+
+
+@dataclass(frozen=True)
+class OutcomeMetric:
+    """The metric that decides learned / failed to learn for one kind of data."""
+
+    name: str
+    higher_is_better: bool
+    scale: str  # a key of _SCALES: where "midway between the two levels" is measured
+
+    def threshold(self, real: float, constant: float) -> float:
+        forward, back = _SCALES[self.scale]
+        return back((forward(real) + forward(constant)) / 2.0)
+
+    def learned(self, value: float, threshold: float) -> bool:
+        return value > threshold if self.higher_is_better else value < threshold
+
+
+# Data kind -> outcome metric. 2-D mixtures: modes covered (W1 of a blob between the modes can beat
+# that of a generator on half of them); images: FID in the run's own feature space.
+OUTCOME_METRICS: dict[str, OutcomeMetric] = {
+    "toy": OutcomeMetric("modes_covered", higher_is_better=True, scale="linear"),
+    "image": OutcomeMetric("fid", higher_is_better=False, scale="sqrt"),
+}
+
+
+@dataclass(frozen=True)
+class Threshold:
+    metric: OutcomeMetric
+    real: float
+    constant: float
+
+    @property
+    def value(self) -> float:
+        return self.metric.threshold(self.real, self.constant)
+
+
+def threshold_from_levels(levels: Mapping[str, Any]) -> Threshold | None:
+    """The threshold a levels file (``wganbench evaluate-levels``) implies, or None when its data kind
+    has no outcome metric or the levels lack it (a data set without modes)."""
+    metric = OUTCOME_METRICS.get(levels.get("kind", ""))
+    if metric is None:
+        return None
+    real = levels["levels"]["real"].get(metric.name)
+    constant = levels["levels"]["constant"].get(metric.name)
+    if real is None or constant is None or not (math.isfinite(real) and math.isfinite(constant)):
+        return None
+    return Threshold(metric, float(real), float(constant))
+
+
+def outcome(status: str, value: float | None, threshold: Threshold | None) -> tuple[str, str]:
+    """(outcome, why) of one run from its status and outcome-metric value."""
+    if status == "diverged":
+        return DIVERGED, "diverged"
+    if status != "completed":
+        return FAILED, f"status {status}"
+    if threshold is None:
+        return NOT_EVALUATED, "no reference levels for this data set"
+    if value is None or not math.isfinite(value):
+        return NOT_EVALUATED, f"no {threshold.metric.name}"
+    side = ">" if threshold.metric.higher_is_better else "<"
+    if threshold.metric.learned(value, threshold.value):
+        return LEARNED, f"{threshold.metric.name} {value:.4g} {side} {threshold.value:.4g}"
+    return NOT_LEARNED, f"{threshold.metric.name} {value:.4g} not {side} {threshold.value:.4g}"

@@ -1,0 +1,41 @@
+# Tables + theory tables -> the scorecard: every claim of the catalogues (config key `claims`)
+# decided against this grid, as results/tables/claims.csv, results/scorecard.md and the report's
+# landing page (results/report/workflow.rst, which the Snakefile's `report:` then points to).
+
+
+rule claims:
+    localrule: True
+    input:
+        runs=rules.aggregate.output.runs,
+        curves=rules.aggregate.output.curves,
+        theory=theory_targets(),
+        catalogues=config["claims"],
+        description="workflow/report/workflow.rst",
+    output:
+        csv="results/tables/claims.csv",
+        markdown=report(
+            "results/scorecard.md",
+            category="Scorecard",
+            caption="../report/scorecard.rst",
+            labels={"table": "scorecard (Markdown)"},
+        ),
+        landing=SCORECARD_PAGE,
+    params:
+        catalogues=lambda wc, input: [part for path in input.catalogues for part in ("--catalogue", path)],
+        alpha=config["claims_alpha"],
+        resamples=config["aggregate"]["bootstrap_resamples"],
+        seed=config["aggregate"]["seed"],
+    log:
+        "results/logs/claims.log",
+    benchmark:
+        "results/benchmarks/claims.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../environment.yml"
+    shell:
+        "wganbench claims {params.catalogues:q} --tables \"$(dirname {input.runs:q})\" --results results"
+        " --markdown {output.markdown:q} --landing {output.landing:q} --landing-extra {input.description:q}"
+        " --alpha {params.alpha:q} --resamples {params.resamples:q} --seed {params.seed:q} > {log:q} 2>&1"
