@@ -89,7 +89,7 @@ def table(runs, name: str, file: str) -> pd.DataFrame:
 
 
 def test_registry() -> None:
-    assert EXPERIMENTS.names() == sorted(MODULES)
+    assert EXPERIMENTS.names() == sorted([*MODULES, "gradient-norms"])  # tests/test_theory_gradient_norms.py
     with pytest.raises(ConfigError, match="unknown theory experiment 'nope'"):
         EXPERIMENTS.get("nope")
 

@@ -30,6 +30,7 @@ Figure = matplotlib.figure.Figure
 FIGURES: Registry[Callable[["Tables", "Options"], Figure]] = Registry("figure")
 PANEL = 2.6  # inches per facet
 SAMPLE_PANEL = 3.4  # sample grids: 6 x 6 images of 16 px must show a digit
+WRAP = 4  # panels per row when an experiment has one architecture
 OUTCOME_TEXT = {"learned": "tab:green", "failed to learn": "tab:orange", "diverged": "tab:red", "failed": "tab:red"}
 # statuses whose samples say nothing about the objective (the run never got going): the panel shows
 # the reason instead; a diverged run's panel shows its last samples
@@ -128,15 +129,17 @@ def legend_outside(fig: Figure, axes: np.ndarray, title: str = "objective") -> N
 
 # --- sample grids --------------------------------------------------------------------------------
 
-def _image_grid(samples: np.ndarray, count: int = 36) -> np.ndarray:
-    """(N, C, H, W) in [-1, 1] -> one (rows*H, cols*W, C) image of the first ``count`` samples."""
+def _image_grid(samples: np.ndarray, count: int = 36, gap: int = 1) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> one image of the first ``count`` samples in a square grid, each
+    framed by ``gap`` pixels of mid grey so that neighbouring samples stay apart."""
     images = np.clip((samples[:count] + 1) / 2, 0, 1)
     n, c, h, w = images.shape
     side = int(math.ceil(math.sqrt(n)))
-    canvas = np.ones((side * h, side * w, c))
+    canvas = np.full((side * (h + gap) + gap, side * (w + gap) + gap, c), 0.5)
     for i, image in enumerate(images):
         r, q = divmod(i, side)
-        canvas[r * h:(r + 1) * h, q * w:(q + 1) * w] = image.transpose(1, 2, 0)
+        top, left = gap + r * (h + gap), gap + q * (w + gap)
+        canvas[top:top + h, left:left + w] = image.transpose(1, 2, 0)
     return canvas[..., 0] if c == 1 else canvas
 
 
@@ -182,26 +185,29 @@ def sample_grid(tables: Tables, options: Options) -> Figure:
     first = runs[runs["seed"] == runs.groupby(["dataset", "objective", "arch"])["seed"].transform("min")]
     objectives = list(dict.fromkeys(first["objective"]))
     columns = list(dict.fromkeys(zip(first["dataset"], first["arch"])))
-    fig, axes = panels(objectives, [f"{d} / {a}" for d, a in columns],
+    # one column (a single architecture): wrap the objectives into rows of up to WRAP panels
+    slots = ([(o, c) for o in objectives for c in columns] if len(columns) > 1 else [(o, columns[0]) for o in objectives])
+    width = len(columns) if len(columns) > 1 else min(WRAP, len(objectives))
+    height = math.ceil(len(slots) / width)
+    fig, axes = panels([str(i) for i in range(height)], [str(j) for j in range(width)],
                        f"{options.experiment}: samples (seed {int(first['seed'].min())}; title: its outcome)", size=SAMPLE_PANEL)
     real: dict[str, np.ndarray] = {}
     cells = {(r["objective"], r["dataset"], r["arch"]): r for r in first.to_dict("records")}
-    for i, objective in enumerate(objectives):
-        for j, (dataset, arch) in enumerate(columns):
-            ax = axes[i, j]
-            run = cells.get((objective, dataset, arch))
-            if run is None:
-                empty(ax, "not in grid")
-                continue
-            stopped = run["status"] != COMPLETED
-            if run["status"] in NO_SAMPLES:
-                empty(ax, textwrap.fill(str(run["reason"]), 30)[:160])
-            else:
-                _draw_samples(ax, run, real)
-            outcome = run.get("outcome") or run["status"]
-            why = run.get("outcome_reason") if outcome in ("learned", "failed to learn") else None
-            ax.set_title(f"{objective} | {dataset}/{arch}\n{outcome.upper()}" + (f" ({why})" if why else ""),
-                         fontsize="small", color=OUTCOME_TEXT.get(outcome, "black"))
+    for ax in axes.flat[len(slots):]:
+        ax.set_visible(False)
+    for ax, (objective, (dataset, arch)) in zip(axes.flat, slots):
+        run = cells.get((objective, dataset, arch))
+        if run is None:
+            empty(ax, "not in grid")
+            continue
+        if run["status"] in NO_SAMPLES:
+            empty(ax, textwrap.fill(str(run["reason"]), 30)[:160])
+        else:
+            _draw_samples(ax, run, real)
+        outcome = run.get("outcome") or run["status"]
+        why = run.get("outcome_reason") if outcome in ("learned", "failed to learn") else None
+        ax.set_title(f"{objective} | {dataset}/{arch}\n{outcome.upper()}" + (f" ({why})" if why else ""),
+                     fontsize="small", color=OUTCOME_TEXT.get(outcome, "black"))
     return fig
 
 
@@ -264,6 +270,39 @@ def estimate_vs_quality(tables: Tables, options: Options) -> Figure:
                         markers=markers, ax=ax, s=30)
         ax.set_title(f"{experiment}/{dataset}", fontsize="small")
     legend_outside(fig, axes)
+    return fig
+
+
+@FIGURES.register("estimate-tracking")
+def estimate_tracking(tables: Tables, options: Options) -> Figure:
+    """WGAN §4.2: does the critic's estimate track sample quality over training? Per run, Spearman's
+    rho between the logged distance estimate and the experiment's metric at the snapshots (the
+    statistic of the `correlation` claims); one point per seed, a box per objective."""
+    from .claims.rules import Tables as ClaimTables, run_correlations
+
+    source = ClaimTables(tables.runs, tables.curves, tables.folder)
+    fig, axes, rows = arch_grid(tables.runs, "Spearman ρ of the critic's estimate vs sample quality over training "
+                                             "(one point per seed)")
+    palette = objective_palette(tables.runs)
+    for i, (experiment, dataset, archs) in enumerate(rows):
+        metric = tables.metric(experiment, options)
+        for j, arch in enumerate(archs):
+            ax = axes[i, j]
+            points = []
+            for objective in dict.fromkeys(tables.runs[(tables.runs["experiment"] == experiment)]["objective"]):
+                spec = {"experiment": experiment, "dataset": dataset, "arch": arch, "objective": objective,
+                        "variable": "distance_estimate", "metric": metric}
+                points += [{"objective": objective, "rho": rho} for rho in run_correlations(spec, source)]
+            if not points:
+                empty(ax, "no metric curves\n(snapshot_every: 0)")
+                continue
+            data = pd.DataFrame(points)
+            sns.boxplot(data, y="objective", x="rho", ax=ax, color="0.9", fliersize=0, linewidth=0.8)
+            sns.stripplot(data, y="objective", x="rho", hue="objective", palette=palette, ax=ax, size=4, legend=False)
+            ax.axvline(0.5, color="0.4", lw=0.8, ls="--")
+            ax.set(xlim=(-1.05, 1.05), xlabel=f"ρ(distance estimate, {metric})")
+            ax.set_title(f"{experiment}/{dataset} | {arch}", fontsize="small")
+            ax.tick_params(axis="y", labelsize="small")
     return fig
 
 

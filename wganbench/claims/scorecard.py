@@ -36,10 +36,15 @@ def counts_line(verdicts: list[Verdict]) -> str:
     return ", ".join(f"{counts[v]} {v}" for v in ORDER if counts[v])
 
 
+def reading_order(verdicts: list[Verdict]) -> list[Verdict]:
+    """Catalogue order, with the claims this grid does not run moved to the end."""
+    return sorted(verdicts, key=lambda v: v.verdict == NOT_RUN)
+
+
 def markdown(verdicts: list[Verdict], alpha: float, title: str) -> str:
     """A pasteable Markdown scorecard."""
     rows = ["| claim | source | verdict | effect [CI] | threshold | seeds | why / evidence |", "|---|---|---|---|---|---|---|"]
-    for v in verdicts:
+    for v in reading_order(verdicts):
         r = v.row()
         why = r["reason"] or "—"
         if r["evidence"]:
@@ -61,7 +66,7 @@ def landing_rst(verdicts: list[Verdict], alpha: float, title: str, extra: str = 
     """The report's landing page: the scorecard as a colour-coded HTML table, then the method."""
     head = "".join(f"<th>{h}</th>" for h in ["claim", "source", "verdict", "effect [CI]", "seeds", "why", "evidence"])
     body = []
-    for v in verdicts:
+    for v in reading_order(verdicts):
         r = v.row()
         evidence = (f"<a href=\"{_link(r['evidence'])}\">{html.escape(Path(r['evidence']).name)}</a>"
                     if r["evidence"] else "")
@@ -76,8 +81,12 @@ def landing_rst(verdicts: list[Verdict], alpha: float, title: str, extra: str = 
              + "</tr></thead><tbody>" + "".join(body) + "</tbody></table>")
     sampled = sum(v.sampled for v in verdicts)
     underline = "=" * len(title)
-    # Jinja renders this text before docutils: keep braces out of it
-    raw = table.replace("{", "&#123;").replace("}", "&#125;")
+    # Snakemake's report shows this page in a narrow prose column beside the rule graph: widen it for
+    # the table. Jinja renders the text before docutils, so no "{{", "{%" or "{#" may reach it.
+    style = "<style>.max-w-lg{max-width:80rem !important}</style>"
+    raw = style + table
+    for opener in ("{{", "{%", "{#"):
+        raw = raw.replace(opener, "&#123;" + opener[1])
     return "\n".join([
         title, underline, "", f"**Scorecard: {counts_line(verdicts)}.** Green: reproduced; red: contradicted; "
         "amber: inconclusive (with the reason and the seeds it needs); grey: not run by this grid (with the "

@@ -13,7 +13,7 @@ from snakemake.exceptions import WorkflowError
 
 RUN = "results/runs/{experiment}/{dataset}/{objective}/{arch}/seed{seed}"
 CELL = "{experiment}/{dataset}/{objective}/{arch}/seed{seed}"
-FIGURES = ["curves", "estimate-vs-quality", "distributions", "success"]
+FIGURES = ["curves", "estimate-vs-quality", "estimate-tracking", "distributions", "success"]
 # 2-D data sets (no feature extractor) and image sets without labels (no offline classifier: use
 # feature_extractor inception-v3-compat); the same names as wganbench.data, kept here so that
 # parsing the workflow does not import torch.
