@@ -204,8 +204,12 @@ def test_malformed_claims_get_one_line_naming_the_key(tmp_path: Path) -> None:
         check_catalogue({"claims": [{**{k: v for k, v in good.items() if k != "source"}, "sourse": SOURCE}]}, "mine.yaml")
     with pytest.raises(ConfigError, match=r"given twice"):
         check_catalogue({"claims": [good, good]}, "mine.yaml")
-    with pytest.raises(ConfigError, match=r"claims\.0\.test"):
+    with pytest.raises(ConfigError, match=r"claims\.0\.test\.rule': 'orderring' is not one of"):
         check_catalogue({"claims": [{**good, "test": {**ORDER, "rule": "orderring"}}]}, "mine.yaml")
+    closed = {"rule": "closed_form", "table": "theory/a/b.csv", "column": "c", "expected": 1}
+    with pytest.raises(ConfigError) as missing:
+        check_catalogue({"claims": [good, {**good, "id": "y", "test": closed}]}, "mine.yaml")
+    assert str(missing.value) == "mine.yaml: config key 'claims.1.test': 'tolerance' is a required property"
     missing = tmp_path / "nope.yaml"
     with pytest.raises(ConfigError, match="does not exist"):
         load_catalogues([missing])

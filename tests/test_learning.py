@@ -35,7 +35,9 @@ def curve(metrics: dict, name: str) -> list[float]:
     return [point[name]["value"] for point in metrics["curves"]]
 
 
-@pytest.mark.parametrize("objective", ["nsgan", "sngan", "wgan-gp-toy"])
+# nsgan is not here: on these 128-unit MLPs it collapses onto a streak between modes (W1 1.53 after
+# 300 iterations from 1.38, seed 0), which is the claim the scorecard tests, not a wiring fault.
+@pytest.mark.parametrize("objective", ["sngan", "wgan-gp-toy"])
 def test_toy_objectives_halve_w1(objective: str, tmp_path: Path) -> None:
     settings = resolve_settings({"metrics": ["w1", "modes"], "device": "cpu"})
     cell = {"objective": objective, "arch": "mlp", "dataset": "8gaussians", "seed": 0, "iterations": 300}

@@ -209,8 +209,9 @@ def embedded_file(report: Path, name: str) -> str:
 
 def test_report_renders_every_category_and_figure(local_run: WorkflowRun, report: Path, tmp_path: Path) -> None:
     start, views = rendered_views(report, local_run.env, tmp_path)
-    # the report opens on the scorecard: its title, then the claims table
-    assert "Scorecard:" in start and start.index("wgan-example1-parallel-lines") < start.index("Theory")
+    # the report opens on the scorecard: the landing pane shows its title, counts and claims table
+    assert "wganbench scorecard" in start and "Scorecard:" in start
+    assert start.index("Scorecard:") < start.index("wgan-example1-parallel-lines") < start.index("Sampled claims (orderings")
     for category in CATEGORIES:
         assert category in start, f"category {category} missing from the rendered start page"
     shown = {view: text.split() for view, text in views.items()}

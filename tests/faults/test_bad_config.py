@@ -38,6 +38,16 @@ BAD_LOSSES = textwrap.dedent('''
             return (fake - real).mean()
 ''')
 BROKEN_LOSSES = "import torch\nraise RuntimeError('this module is broken')\n"
+# A claims catalogue whose only claim has a negative margin (the schema's minimum is 0).
+BAD_CLAIMS = textwrap.dedent('''
+    claims:
+      - id: mine
+        source: {paper: "Me 2026", where: "Table 1", quote: "better"}
+        statement: mine beats nsgan
+        tested_by: [config/config.yaml]
+        test: {rule: ordering, experiment: toy, dataset: 8gaussians, arch: mlp, metric: w1,
+               better: nsgan, worse: nsgan, lower_is_better: true, margin: -1}
+''')
 
 
 def grid(top: str = "", extra: str = "", name: str = "toy", **keys: str) -> str:
@@ -155,6 +165,15 @@ CASES: dict[str, Case] = {
     "experiment-name-with-dot": Case(grid(name="toy.v2"), ("'toy.v2' does not match", NAME_RULE)),
     "dataset-name-escapes": Case(grid(datasets="['../../etc']"), (
         "experiments.toy.datasets.0", "'../../etc' does not match", NAME_RULE)),
+    # non-finite numbers (JSON-schema bounds cannot see NaN)
+    "learning-rate-nan": Case(objective("{loss: wasserstein, optimizer: {name: adam, lr: .nan}}"), (
+        "objectives.mine.optimizer.lr", "nan is not a finite number")),
+    "divergence-bound-inf": Case(grid(settings="{divergence_bound: .inf}"), (
+        "experiments.toy.settings.divergence_bound", "inf is not a finite number")),
+    # claims catalogues
+    "claim-malformed": Case(grid(top="claims: [bad_claims.yaml]"), (
+        "bad_claims.yaml", "claims.0.test", "margin")),
+    "claims-file-missing": Case(grid(top="claims: [nowhere.yaml]"), ("nowhere.yaml", "does not exist")),
 }
 assert len(CASES) >= 22
 
@@ -177,6 +196,7 @@ def workdir(tmp_path: Path) -> Path:
     workdir = copy_workflow(tmp_path / "workflow")
     (workdir / "bad_losses.py").write_text(BAD_LOSSES)
     (workdir / "broken_losses.py").write_text(BROKEN_LOSSES)
+    (workdir / "bad_claims.yaml").write_text(BAD_CLAIMS)
     for name, text in SEEDED.items():
         (workdir / "results" / name).parent.mkdir(parents=True, exist_ok=True)
         (workdir / "results" / name).write_text(text)

@@ -74,16 +74,20 @@ def landing_rst(verdicts: list[Verdict], alpha: float, title: str, extra: str = 
                  f"{html.escape(r['source'])}<br><i>“{html.escape(r['quote'])}”</i>",
                  f"<b>{html.escape(r['verdict'])}</b>", html.escape(r["effect"]), html.escape(r["seeds"]),
                  html.escape(r["reason"] or r["threshold"]), evidence]
-        body.append(f"<tr style=\"background-color:{COLOURS[v.verdict]}\">" +
-                    "".join(f"<td style=\"vertical-align:top;padding:4px;font-size:0.85em\">{c}</td>" for c in cells)
-                    + "</tr>")
-    table = ("<table style=\"border-collapse:collapse;width:100%\" border=\"1\"><thead><tr>" + head
-             + "</tr></thead><tbody>" + "".join(body) + "</tbody></table>")
+        body.append(f"<tr style=\"background-color:{COLOURS[v.verdict]}\">\n" +
+                    "\n".join(f"<td style=\"vertical-align:top;padding:4px;font-size:0.85em\">{c}</td>" for c in cells)
+                    + "\n</tr>")
+    # one row, one cell per line: docutils refuses lines over 10,000 characters
+    table = ("<table style=\"border-collapse:collapse;width:100%\" border=\"1\">\n<thead><tr>" + head
+             + "</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody></table>")
     sampled = sum(v.sampled for v in verdicts)
     underline = "=" * len(title)
-    # Snakemake's report shows this page in a narrow prose column beside the rule graph: widen it for
-    # the table. Jinja renders the text before docutils, so no "{{", "{%" or "{#" may reach it.
-    style = "<style>.max-w-lg{max-width:80rem !important}</style>"
+    # Snakemake's report shows this page in a narrow prose column beside the rule graph, in a pane
+    # that centres its content vertically (so a tall table's top could not be scrolled to): widen the
+    # column and align the pane to the top. Jinja renders the text before docutils, so no "{{", "{%"
+    # or "{#" may reach it.
+    style = ("<style>.max-w-lg{max-width:80rem !important}"
+             ".h-screen.items-center{align-items:flex-start !important}</style>")
     raw = style + table
     for opener in ("{{", "{%", "{#"):
         raw = raw.replace(opener, "&#123;" + opener[1])

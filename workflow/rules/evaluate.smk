@@ -42,7 +42,9 @@ rule extractor:
 
 rule levels:
     # the two ends of a data set's learned / failed-to-learn threshold: real train samples and the
-    # train mean repeated, measured with the runs' settings, extractor and sample count
+    # train mean repeated, measured with the runs' settings, extractor and sample count; only the
+    # aggregate needs them, so training (the critical path) goes first
+    priority: -10
     input:
         settings=rules.evaluation_settings.output.settings,
         extractor=levels_extractor,
