@@ -22,7 +22,7 @@ from conftest import TEST_CONFIG, WorkflowRun, snakemake
 pytestmark = pytest.mark.slow
 
 FIGURES = ["curves", "estimate-vs-quality", "estimate-tracking", "distributions", "success"]
-EXPERIMENTS = {"toy", "digits", "unstable", "custom"}
+EXPERIMENTS = {"toy", "architectures", "unstable", "custom"}
 CATEGORIES = ["Scorecard", "Samples", "Metrics", "Tables", "Theory"]
 
 
@@ -114,9 +114,11 @@ def test_tiny_grid_scorecard_lists_every_claim_with_reasons(local_run: WorkflowR
     assert list(claims["claim"]) == [c["id"] for c in catalogue]
     verdicts = claims.set_index("claim")["verdict"]
     assert set(verdicts) <= {"reproduced", "contradicted", "inconclusive", "not run here"}
-    # two seeds of two iterations decide nothing sampled: inconclusive, each with its reason
+    # one or two seeds of a few iterations decide nothing sampled: inconclusive, each with its reason
     inconclusive = claims[claims["verdict"] == "inconclusive"]
-    assert not inconclusive.empty and inconclusive["reason"].str.len().gt(10).all()
+    assert len(inconclusive) >= 4 and inconclusive["reason"].str.len().gt(10).all()
+    assert verdicts["wgan-fig5-gan-learns-dcgan"] == "inconclusive"  # 1 seed: the interval spans [0, 1]
+    assert "straddles" in claims.set_index("claim").loc["wgan-fig5-gan-learns-dcgan", "reason"]
     assert verdicts["gan-js-estimate-does-not-track"] == "inconclusive"  # no snapshots: too few curve points
     # theory the tiny grid does not run, and the paper grid, are "not run here" with the config that runs them
     assert verdicts["bellemare-biased-wasserstein-gradients"] == "not run here"
