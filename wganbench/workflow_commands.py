@@ -95,7 +95,7 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     claims.set_defaults(func=_claims)
 
     fig = sub.add_parser("figures", help="draw one report figure from results/tables")
-    fig.add_argument("kind", help="samples, curves, estimate-vs-quality, distributions, success")
+    fig.add_argument("kind", help="samples, curves, estimate-vs-quality, estimate-tracking, distributions, success")
     fig.add_argument("--tables", required=True, help="folder with runs/summary/curves tables")
     fig.add_argument("--out", required=True, help="image file to write (PNG)")
     fig.add_argument("--experiment", default=None, help="experiment of a sample grid")
