@@ -93,7 +93,12 @@ def killed(tmp_path_factory: pytest.TempPathFactory) -> Killed:
     finally:
         kill_group(process)
     assert caught, "the grid finished before it could be killed mid-training\n" + workflow.output()[-3000:]
-    leftovers = [pid for pid in os.listdir("/proc") if pid.isdigit() and _cwd(pid) == workflow.workdir]
+    def survivors() -> list[str]:
+        return [pid for pid in os.listdir("/proc") if pid.isdigit() and _cwd(pid) == workflow.workdir]
+
+    # SIGKILL is delivered asynchronously: a job caught in a disk write dies when the write returns
+    wait_for(lambda: not survivors(), timeout=10)
+    leftovers = survivors()
     assert not leftovers, f"processes survived the kill of the process group: {leftovers}"
     done = {r: file_ids(r) for r in workflow.run_dirs() if trained(r)}
     cut = [r for r in workflow.run_dirs() if interrupted(r)]
