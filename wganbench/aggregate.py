@@ -128,26 +128,29 @@ def check_metrics_match(run: RunDir, status: dict, metrics: dict | None) -> None
 
 # --- outcomes ------------------------------------------------------------------------------------
 
-def read_levels(paths: Iterable[Path]) -> dict[tuple, Threshold]:
-    """Levels files -> threshold per (data set, image size or None, sample count)."""
+def read_levels(paths: Iterable[Path]) -> list[dict]:
+    """The levels files (``wganbench evaluate-levels``), read once for thresholds and table."""
+    return [read_json(Path(path)) for path in paths]
+
+
+def thresholds_of(levels: Iterable[dict]) -> dict[tuple, Threshold]:
+    """Threshold per (data set, image size or None, sample count)."""
     found = {}
-    for path in paths:
-        levels = read_json(Path(path))
-        threshold = threshold_from_levels(levels)
+    for entry in levels:
+        threshold = threshold_from_levels(entry)
         if threshold is not None:
-            found[(levels["dataset"], levels.get("image_size"), levels["count"])] = threshold
+            found[(entry["dataset"], entry.get("image_size"), entry["count"])] = threshold
     return found
 
 
-def levels_table(paths: Iterable[Path]) -> pd.DataFrame:
+def levels_table(levels: Iterable[dict]) -> pd.DataFrame:
     """One row per data set x size x count: both reference levels of every metric, and the threshold."""
     rows = []
-    for path in paths:
-        levels = read_json(Path(path))
-        threshold = threshold_from_levels(levels)
-        for generator, measured in levels["levels"].items():
-            rows.append({"dataset": levels["dataset"], "image_size": levels.get("image_size"),
-                         "sample_count": levels["count"], "generator": generator, **measured,
+    for entry in levels:
+        threshold = threshold_from_levels(entry)
+        for generator, measured in entry["levels"].items():
+            rows.append({"dataset": entry["dataset"], "image_size": entry.get("image_size"),
+                         "sample_count": entry["count"], "generator": generator, **measured,
                          "outcome_metric": threshold.metric.name if threshold else None,
                          "outcome_threshold": threshold.value if threshold else math.nan})
     return pd.DataFrame(rows)
@@ -334,10 +337,10 @@ def runs_html(runs: pd.DataFrame) -> str:
 def aggregate(run_dirs: Iterable[Path], runs_root: Path, out: Path, settings: Settings,
               benchmarks_root: Path | None = None, level_files: Iterable[Path] = ()) -> list[Path]:
     """Write runs, summary, levels and curves tables (and runs.html) into ``out``."""
-    level_files = list(level_files)
-    runs = collect_runs(run_dirs, runs_root, benchmarks_root, read_levels(level_files))
+    levels = read_levels(level_files)
+    runs = collect_runs(run_dirs, runs_root, benchmarks_root, thresholds_of(levels))
     written = write_table(runs, out, "runs")
-    written += write_table(levels_table(level_files), out, "levels")
+    written += write_table(levels_table(levels), out, "levels")
     written += write_table(summarize(runs, settings), out, "summary")
     written += write_table(collect_curves(runs), out, "curves", csv_too=False)
     (out / "runs.html").write_text(runs_html(runs))

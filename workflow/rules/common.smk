@@ -182,8 +182,7 @@ def extractor_version():
 
 def image_size(wildcards):
     """The cell's image size: experiment settings, then defaults, then the schema's default."""
-    merged = {**config["defaults"], **experiment_of(wildcards)["settings"]}
-    return merged.get("image_size", cell_default("image_size"))
+    return experiment_setting(wildcards.experiment, "image_size")
 
 
 @functools.cache
@@ -219,7 +218,7 @@ def level_files():
     sample count of the grid (wganbench.outcomes)."""
     files = []
     for name, experiment in config["experiments"].items():
-        size = experiment_setting(name, "image_size") or cell_default("image_size")
+        size = experiment_setting(name, "image_size")
         count = experiment_setting(name, "sample_count")
         for dataset in experiment["datasets"]:
             files.append(LEVELS.format(dataset=dataset, size=size, samples=count))
