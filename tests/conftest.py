@@ -182,3 +182,18 @@ def samples(run: Path) -> np.ndarray:
     """A run folder's final samples."""
     with np.load(run / "samples.npz") as data:
         return data["samples"]
+
+
+# --- the offline digits classifier (metrics tests) -------------------------------------------------
+
+CLASSIFIER_SIZE = 16  # the classifier works at 16x16 whatever the image size; small images keep tests fast
+
+
+@pytest.fixture(scope="session")
+def classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the trained digits classifier at 16 px, trained once per session."""
+    from wganbench.evaluate.extractor import extractor_path, train_extractor
+
+    folder = tmp_path_factory.mktemp("extractors")
+    train_extractor("digits", CLASSIFIER_SIZE, extractor_path(folder, "digits", CLASSIFIER_SIZE))
+    return folder

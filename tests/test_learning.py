@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from wganbench.config import parse_overrides, resolve_cell
-from wganbench.evaluate.extractor import extractor_path, train_extractor
 from wganbench.evaluate.levels import measure_levels
 from wganbench.evaluate.run import evaluate_run
 from wganbench.evaluate.settings import resolve_settings
@@ -56,9 +55,8 @@ def test_wgan_gp_toy_settings_cover_most_modes(tmp_path: Path) -> None:
     assert metrics["modes_covered"]["value"] >= 5  # 8 Gaussians; the constant generator covers 0
 
 
-def test_dcgan_digits_learns_and_is_judged_learned(tmp_path: Path) -> None:
-    extractor_dir = tmp_path / "extractors"
-    train_extractor("digits", 16, extractor_path(extractor_dir, "digits", 16))
+def test_dcgan_digits_learns_and_is_judged_learned(classifier_dir: Path, tmp_path: Path) -> None:
+    extractor_dir = classifier_dir
     settings = resolve_settings({"feature_extractor": "wganbench-classifier", "metrics": ["fid", "modes"],
                                  "extractor_dir": str(extractor_dir), "cache_dir": str(tmp_path / "cache"),
                                  "train_extractor": False, "device": "cpu"})
