@@ -69,6 +69,19 @@ EXTENSION_CONFIG = textwrap.dedent('''
 ''')
 
 
+def in_ci() -> bool:
+    """``CI=true`` (set by .ci/run and by every common CI service)."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def missing_setup(reason: str) -> None:
+    """A test whose set-up (SLURM, Chromium) is missing: skipped locally with its reason, a failure
+    in CI, where .ci/run installs it, so a CI that loses the set-up cannot stay green."""
+    if in_ci():
+        pytest.fail(f"set-up failed in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 NETGUARD = Path(__file__).resolve().parent / "netguard"
 _guard_spec = importlib.util.spec_from_file_location("wganbench_tests_netguard", NETGUARD / "sitecustomize.py")
 netguard = sys.modules.setdefault(_guard_spec.name, importlib.util.module_from_spec(_guard_spec))

@@ -15,6 +15,8 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 # imported only where a GPU cluster provides them, never by a README command on a laptop
 OPTIONAL = {"lmdb"}
@@ -67,3 +69,16 @@ def test_every_imported_package_is_declared() -> None:
 def test_report_dependencies_are_in_the_workflow_extra() -> None:
     assert "pygments" in declared(), "snakemake --report needs pygments; declare it in the workflow extra"
     assert {"snakemake", "snakemake-executor-plugin-slurm"} <= declared()
+
+
+def test_missing_setup_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import missing_setup
+
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="set-up failed in CI: no SLURM"):
+        missing_setup("no SLURM")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="no SLURM"):
+        missing_setup("no SLURM")
+    ci_script = (Path(__file__).resolve().parents[1] / ".ci/run").read_text()
+    assert "export CI=true" in ci_script

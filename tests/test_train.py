@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ import yaml
 from conftest import log_without_wall_time, samples
 
 from wganbench.config import parse_overrides, resolve_cell
+from wganbench.registry import ConfigError
 from wganbench.rundir import RunDir
 from wganbench.train import train
 
@@ -57,7 +60,8 @@ def test_run_folder_records_config_provenance_and_status(tmp_path: Path) -> None
     run = RunDir(tmp_path)
     assert run.read_config() == cfg
     record = json.loads(run.provenance.read_text())
-    assert record["versions"]["torch"] == torch.__version__.split("+")[0] or record["versions"]["torch"]
+    assert record["versions"]["torch"] == metadata.version("torch")  # e.g. 2.14.1+cu130
+    assert record["versions"]["numpy"] == np.__version__ and record["versions"]["python"] == platform.python_version()
     assert record["device"] == "cpu" and record["wall_seconds"] > 0 and "end" in record and "git_commit" in record
     assert run.read_status() == {"status": "completed", "iterations": 4, "reason": None}
     assert [int(r[0]) for r in log_without_wall_time(run.log)[1:]] == [1, 2, 3, 4]
@@ -121,7 +125,7 @@ def test_resuming_with_a_different_config_is_refused(tmp_path: Path) -> None:
     cfg = resolve_cell({**TOY, "iterations": 4}, overrides=parse_overrides(TOY_SETS))
     train(cfg, tmp_path)
     changed = resolve_cell({**TOY, "iterations": 8}, overrides=parse_overrides(TOY_SETS + ["optimizer.lr=0.01"]))
-    with pytest.raises(Exception, match=r"config key 'optimizer'.*--restart"):
+    with pytest.raises(ConfigError, match=r"config key 'optimizer'.*--restart"):
         train(changed, tmp_path)
     longer = resolve_cell({**TOY, "iterations": 8}, overrides=parse_overrides(TOY_SETS))
     assert train(longer, tmp_path)["iterations"] == 8  # extending a finished run continues it

@@ -17,7 +17,7 @@ import yaml
 
 from wganbench.aggregate import INFO_COLUMNS
 
-from conftest import TEST_CONFIG, WorkflowRun, snakemake
+from conftest import TEST_CONFIG, WorkflowRun, missing_setup, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -119,7 +119,7 @@ def test_tiny_grid_scorecard_lists_every_claim_with_reasons(local_run: WorkflowR
     assert len(inconclusive) >= 4 and inconclusive["reason"].str.len().gt(10).all()
     assert verdicts["wgan-fig5-gan-learns-dcgan"] == "inconclusive"  # 1 seed: the interval spans [0, 1]
     assert "straddles" in claims.set_index("claim").loc["wgan-fig5-gan-learns-dcgan", "reason"]
-    assert verdicts["gan-js-estimate-does-not-track"] == "inconclusive"  # no snapshots: too few curve points
+    assert verdicts["gan-js-estimate-does-not-track"] == "inconclusive"  # 2 snapshots: too few curve points
     # theory the tiny grid does not run, and the paper grid, are "not run here" with the config that runs them
     assert verdicts["bellemare-biased-wasserstein-gradients"] == "not run here"
     paper = claims.set_index("claim").loc["sngan-table2-cifar10-fid"]
@@ -152,7 +152,7 @@ def report(local_run: WorkflowRun) -> Path:
 def chromium(env: dict[str, str], profile: Path, *args: str) -> subprocess.CompletedProcess:
     binary = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if binary is None:
-        pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+        missing_setup("headless Chromium is not installed (apt-get install chromium)")
     command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                "--no-first-run", f"--user-data-dir={profile}", "--virtual-time-budget=20000", *args]

@@ -15,7 +15,6 @@ build objectives or look names up in the model and data registries import it whe
 from __future__ import annotations
 
 import copy
-import math
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
@@ -24,7 +23,7 @@ import yaml
 
 from .config_files import load_yaml
 from .registry import ConfigError
-from .schema import first_error, load_schema
+from .schema import first_error, load_schema, refuse_non_finite
 from .schema_messages import SCHEMA_FILE, format_error
 
 
@@ -40,19 +39,6 @@ def validate(instance: dict, definition: str | None = None, prefix: str = "") ->
     if error is not None:
         raise ConfigError(format_error(error, prefix))
     return instance
-
-
-def refuse_non_finite(value: object, key: str = "") -> None:
-    """JSON-schema bounds cannot see NaN (every comparison with it is false) and YAML reads `.nan`,
-    `.inf` and `-.inf` as floats: refuse them at any depth, naming the key, before any job."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"config key '{key or '<top level>'}': {value} is not a finite number; give a finite value")
-    if isinstance(value, dict):
-        for name, item in value.items():
-            refuse_non_finite(item, f"{key}.{name}" if key else str(name))
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            refuse_non_finite(item, f"{key}.{index}" if key else str(index))
 
 
 def _cell_schema() -> dict:

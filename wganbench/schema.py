@@ -7,6 +7,7 @@ Snakemake's ``validate`` (which extends jsonschema the same way) fill the same d
 from __future__ import annotations
 
 import copy
+import math
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -16,6 +17,8 @@ import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from .registry import ConfigError
 
 
 def schema_path(name: str) -> Path:
@@ -59,3 +62,16 @@ def first_error(schema: dict, instance: Any) -> ValidationError | None:
     errors = sorted(validator.iter_errors(instance),
                     key=lambda e: (len(e.absolute_path), e.validator != "additionalProperties", e.message))
     return errors[0] if errors else None
+
+
+def refuse_non_finite(value: object, key: str = "") -> None:
+    """JSON-schema bounds cannot see NaN (every comparison with it is false) and YAML reads `.nan`,
+    `.inf` and `-.inf` as floats: refuse them at any depth, naming the key, before any job."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config key '{key or '<top level>'}': {value} is not a finite number; give a finite value")
+    if isinstance(value, dict):
+        for name, item in value.items():
+            refuse_non_finite(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            refuse_non_finite(item, f"{key}.{index}" if key else str(index))

@@ -1,7 +1,11 @@
-"""Bad input is refused before any job: each malformed config below goes through the real
-`snakemake` CLI, which must exit non-zero with one line naming the key (or file) and the fix,
-start no job, and leave results/ exactly as it was (a run folder and a table already there
-included). A handful go through `wganbench train` too: exit 2, one line, no run folder.
+"""Bad input is refused before any job: each malformed config below goes through the workflow's
+own checks, which must stop with one line naming the key (or file) and the fix, start no job, and
+leave results/ exactly as it was (a run folder and a table already there included).
+
+Every case is parsed and planned in this process through Snakemake's Python API (the same
+Snakefile, the same checks, without a new interpreter importing torch per case); a handful, one of
+each kind, also go through the real `snakemake` CLI, whose output must carry the same one line. A
+few go through `wganbench train` too: exit 2, one line, no run folder.
 """
 
 from __future__ import annotations
@@ -213,9 +217,52 @@ def error_line(output: str, expected: tuple[str, ...]) -> str:
     return lines[0]
 
 
+def planned_in_process(workdir: Path, configfile: str) -> str:
+    """Parse and plan (dry run) the workflow in ``workdir`` with ``configfile`` through Snakemake's
+    API; the refusal's message."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import (ConfigSettings, DAGSettings, OutputSettings, ResourceSettings,
+                                          StorageSettings, WorkflowSettings)
+
+    try:
+        with SnakemakeApi(OutputSettings(quiet=set())) as api:
+            workflow = api.workflow(resource_settings=ResourceSettings(cores=1),
+                                    config_settings=ConfigSettings(configfiles=[workdir / configfile]),
+                                    storage_settings=StorageSettings(), workflow_settings=WorkflowSettings(),
+                                    snakefile=workdir / "Snakefile", workdir=workdir)
+            workflow.dag(DAGSettings()).execute_workflow(executor="dryrun")
+    except Exception as exc:  # Snakemake's WorkflowError, carrying wganbench's one line
+        return str(exc)
+    pytest.fail(f"{configfile} was accepted")
+
+
+# refused when the run starts (the Snakefile's onstart: a dry run plans a cluster grid without its
+# data), so only the CLI, which starts the run, sees them
+AT_START = {"data-root-missing", "data-root-not-there"}
+PLANNED = {name: case for name, case in CASES.items() if name not in AT_START}
+
+
+@pytest.mark.parametrize("case", PLANNED.values(), ids=PLANNED.keys())
+def test_bad_config_is_refused_before_any_job(workdir: Path, home: Path, case: Case,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(workdir))  # the user's loss modules, as PYTHONPATH gives them to the CLI
+    (workdir / "bad.yaml").write_text(case.config)
+    before = listing(workdir / "results")
+    message = planned_in_process(workdir, "bad.yaml")
+    error_line(message, case.expected)
+    assert listing(workdir / "results") == before, "results/ changed"
+
+
+# one case of each kind through the real CLI (names, a YAML duplicate, a user's module, a
+# non-finite number, a claims catalogue) and the data roots checked at the start of the run
+THROUGH_CLI = ["unknown-objective", "yaml-key-twice", "loss-module-broken", "learning-rate-nan",
+               "claim-malformed", *sorted(AT_START)]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_bad_config_is_refused_before_any_job(workdir: Path, tmp_path: Path, case: Case) -> None:
+@pytest.mark.parametrize("name", THROUGH_CLI)
+def test_bad_config_is_refused_by_the_snakemake_cli(workdir: Path, tmp_path: Path, name: str) -> None:
+    case = CASES[name]
     (workdir / "bad.yaml").write_text(case.config)
     before = listing(workdir / "results")
     env = isolated_env(tmp_path / "home", workdir)

@@ -15,7 +15,7 @@ import yaml
 from jsonschema import ValidationError
 
 from ..registry import ConfigError
-from ..schema import first_error, load_schema
+from ..schema import first_error, load_schema, refuse_non_finite
 
 SCHEMA_FILE = "evaluation.schema.yaml"
 CONFIG_KEY = "evaluation"  # where the settings live in a workflow config file
@@ -31,6 +31,7 @@ def resolve_settings(settings: Mapping[str, Any] | None = None,
     resolved = copy.deepcopy(dict(settings or {}))
     for key, value in (overrides or {}).items():
         resolved[key.removeprefix(f"{CONFIG_KEY}.")] = value
+    refuse_non_finite(resolved, CONFIG_KEY)
     error = first_error(schema(), resolved)
     if error is not None:
         raise ConfigError(_one_line(error))
