@@ -210,3 +210,36 @@ def classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("extractors")
     train_extractor("digits", CLASSIFIER_SIZE, extractor_path(folder, "digits", CLASSIFIER_SIZE))
     return folder
+
+
+# --- theory experiments at their default settings (test_theory*.py) ------------------------------
+
+@pytest.fixture(scope="session")
+def theory_output(tmp_path_factory: pytest.TempPathFactory):
+    """``get(name)`` -> (out dir, files returned, figure labels captured on the way to disk) of the
+    theory experiment ``name`` run once per session with its default settings, as the workflow runs it."""
+    import importlib
+
+    from wganbench.theory import EXPERIMENTS
+    from wganbench.theory.output import single_thread
+
+    done: dict[str, tuple[Path, list[Path], dict]] = {}
+
+    def get(name: str) -> tuple[Path, list[Path], dict]:
+        if name not in done:
+            module = importlib.import_module(f"wganbench.theory.{name.replace('-', '_')}")
+            captured: dict = {}
+
+            def capture(fig, stem, _save=module.save_figure):
+                axes = [ax for ax in fig.axes if ax.get_visible()]
+                captured.update({"suptitle": fig._suptitle.get_text() if fig._suptitle else "",
+                                 "axes": [(ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) for ax in axes]})
+                return _save(fig, stem)
+
+            out = tmp_path_factory.mktemp(name)
+            with pytest.MonkeyPatch.context() as patch, single_thread():
+                patch.setattr(module, "save_figure", capture)
+                done[name] = (out, EXPERIMENTS.get(name)(out, seed=0), captured)
+        return done[name]
+
+    return get

@@ -58,30 +58,10 @@ def _one_thread():
         yield
 
 
-def _labels(fig) -> dict:
-    """What a reader needs to read a figure: its title and every visible axes' title and labels."""
-    axes = [ax for ax in fig.axes if ax.get_visible()]
-    return {"suptitle": fig._suptitle.get_text() if fig._suptitle else "",
-            "axes": [(ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) for ax in axes]}
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, tuple[Path, list[Path], dict]]:
+def runs(theory_output) -> dict[str, tuple[Path, list[Path], dict]]:
     """name -> (out dir, files returned, figure labels captured on the way to disk)."""
-    results = {}
-    with pytest.MonkeyPatch.context() as patch:
-        for name, module_name in MODULES.items():
-            module = importlib.import_module(f"wganbench.theory.{module_name}")
-            captured = {}
-
-            def capture(fig, stem, _save=module.save_figure, _into=captured):
-                _into.update(_labels(fig))
-                return _save(fig, stem)
-
-            patch.setattr(module, "save_figure", capture)
-            out = tmp_path_factory.mktemp(module_name)
-            results[name] = (out, EXPERIMENTS.get(name)(out, seed=0), captured)
-    return results
+    return {name: theory_output(name) for name in MODULES}
 
 
 def table(runs, name: str, file: str) -> pd.DataFrame:

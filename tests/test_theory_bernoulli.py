@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from wganbench.theory.bernoulli import BernoulliConfig, gradients_table, sgd_table
+from wganbench.theory.bernoulli import BernoulliConfig, sgd_table
 from wganbench.theory.bernoulli_losses import (
     BERNOULLI_LOSSES,
     expected_gradient_zero,
@@ -85,8 +86,10 @@ def test_expected_gradient_zero(theta_star: float, m: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def gradients():
-    return gradients_table(CFG, seed=0)
+def gradients(theory_output) -> pd.DataFrame:
+    """The table the experiment wrote at its default settings (run once per test session)."""
+    out, _, _ = theory_output("bernoulli")
+    return pd.read_csv(out / "bernoulli_gradients.csv")
 
 
 def test_gradients_table_columns_and_grid(gradients) -> None:
@@ -108,8 +111,9 @@ def test_monte_carlo_agrees_with_exact_expectation(gradients) -> None:
 
 
 @pytest.fixture(scope="module")
-def final_theta():
-    sgd = sgd_table(CFG, seed=0)
+def final_theta(theory_output) -> pd.Series:
+    out, _, _ = theory_output("bernoulli")
+    sgd = pd.read_csv(out / "bernoulli_sgd.csv")
     assert list(sgd.columns) == ["loss", "sample_size", "theta_star", "seed", "step", "theta"]
     last = sgd[sgd["step"] == CFG.steps]
     assert len(last) == len(CFG.losses) * len(CFG.sample_sizes) * len(CFG.theta_stars) * CFG.seeds
