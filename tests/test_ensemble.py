@@ -1,4 +1,4 @@
-"""Several seeds in one process (wganbench/ensemble.py): each member equals its separate run up to
+"""Several seeds in one process (wganbench/train.py with wganbench/steps.py): each member equals its separate run up to
 floating-point reassociation, writes the single-run folder, resumes, and diverges alone."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from wganbench.config import parse_overrides, resolve_cell
-from wganbench.ensemble import member_folders, train_seeds
+from wganbench.train import member_folders, train_seeds
 from wganbench.registry import ConfigError
 from wganbench.rundir import RunDir
 from wganbench.train import train

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-import wganbench.train as train_module
+import wganbench.steps as steps_module
 from wganbench.config import parse_overrides, resolve_cell
 from wganbench.data import load_dataset
-from wganbench.train import RESUME_INDEPENDENT, Diverged, DivergenceGuard, train
+from wganbench.divergence import Diverged, DivergenceGuard
+from wganbench.resume import RESUME_INDEPENDENT
+from wganbench.train import train
 
 SMALL = ["log_every=1", "ngf=8", "ndf=8", "mlp_hidden=32", "batch_size=16", "sample_count=32", "threads=1",
          "image_size=16"]
@@ -83,7 +85,7 @@ def test_run_without_per_step_sync_ends_exactly_where_the_per_step_run_does(tmp_
     cfg = cell("lsgan", "mlp", "8gaussians", 30, ["optimizer.lr=1000", "divergence_bound=100", "log_every=4",
                                                   "checkpoint_every=4"])
     per_step = train(cfg, tmp_path / "per_step")
-    monkeypatch.setattr(train_module, "checks_each_step", lambda device: False)  # as on a GPU
+    monkeypatch.setattr(steps_module, "checks_each_step", lambda device: False)  # as on a GPU
     deferred = train(cfg, tmp_path / "deferred")
     assert per_step["status"] == "diverged" and deferred == per_step
     assert log(tmp_path / "deferred") == log(tmp_path / "per_step")

@@ -30,7 +30,7 @@ def _train(args: argparse.Namespace) -> int:
         if args.seeds is None:
             print(json.dumps(train(cfg, args.out, **flags)))
             return 0
-        from .ensemble import member_folders, train_seeds
+        from .train import member_folders, train_seeds
 
         member_folders(args.out, args.seeds)  # a bad pattern is an error before anything is loaded
         for seed, status in zip(args.seeds, train_seeds(cfg, args.seeds, args.out, **flags)):

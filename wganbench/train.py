@@ -1,15 +1,18 @@
-"""Train one grid cell. The whole loop reads top to bottom in ``train``; helpers below it.
+"""Train a grid cell: one seed (``train``) or several in one process (``train_seeds``), through one
+loop over K >= 1 members. How the members step (one after another, or as one vmapped ensemble)
+is ``wganbench.steps``; what is written when (log rows, snapshots, checkpoints, the end of a run)
+is here, once.
 
 Reproducibility: every random draw comes from (a) ``torch.manual_seed(seed)`` for the initial
-weights, (b) one CPU ``torch.Generator`` for noise and penalty interpolation, whose state is
-checkpointed, and (c) data batches that are a pure function of (seed, batch index). So a resumed
-run replays exactly what an uninterrupted run would have done.
+weights, (b) one CPU ``torch.Generator`` per member for noise and penalty interpolation, whose
+state is checkpointed, and (c) data batches that are a pure function of (seed, batch index). So a
+resumed run replays exactly what an uninterrupted run would have done, and a member of an
+ensemble is its single run.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import os
 import signal
 import sys
@@ -23,30 +26,22 @@ from tqdm import tqdm
 
 from . import provenance
 from .data import is_toy, load_dataset
-from .device import autocast, pick_device, prepare_model, to_device
+from .device import pick_device, to_device
+from .divergence import Diverged, is_out_of_memory, one_line
 from .models import build_critic, build_generator
-from .objectives import Batch, Objective, build_objective, build_optimizer
+from .objectives import Objective, build_objective
 from .registry import ConfigError
-from .rundir import COMPLETED, DIVERGED, FAILED, CheckpointError, RunDir, write_json
+from .resume import RESUME_INDEPENDENT, resume_point, start_run_folder
+from .rundir import DIVERGED, FAILED, RunDir, write_json
 from .sample_plot import image_grid_png, scatter_png
+from .steps import ONE_BY_ONE, Member, NotVmappable, OneByOne, Steps, Vmapped, clone_state, why_not_vmapped
 
-# keys that do not change what a run computes: a checkpoint written under other values resumes
-RESUME_INDEPENDENT = frozenset({"iterations", "checkpoint_every", "device", "threads", "workers", "channels_last",
-                                "compile", "ensemble_method"})
-
+__all__ = ["EXIT_REQUEUE", "RESUME_INDEPENDENT", "Interrupted", "train", "train_seeds", "member_folders"]
 
 # SLURM sends SIGTERM at a time limit or preemption, and the signal asked for with --signal (USR1)
 # ahead of it: both mean "checkpoint now and leave so the job can be requeued"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 EXIT_REQUEUE = 75  # EX_TEMPFAIL: try again later; Snakemake's retries / SLURM's requeue rerun the job
-
-
-class Diverged(Exception):
-    """Raised inside the loop when a loss is not finite or the critic output explodes."""
-
-    def __init__(self, message: str, iteration: int | None = None) -> None:
-        super().__init__(message)
-        self.iteration = iteration  # the generator iteration (1-based) that went bad
 
 
 class Interrupted(Exception):
@@ -58,168 +53,255 @@ class Interrupted(Exception):
 
 
 def train(cfg: dict, out: str | Path, restart: bool = False, progress: bool | None = None,
-          restart_if_changed: bool = False, restart_if_corrupt: bool = False, ensemble: dict | None = None) -> dict:
+          restart_if_changed: bool = False, restart_if_corrupt: bool = False) -> dict:
     """Run (or resume) the cell ``cfg`` into ``out``; returns the status dict written.
-
-    ``ensemble``: recorded in provenance when this run is one seed of ``wganbench train --seeds``.
 
     ``restart_if_changed`` starts over when the checkpoint was written under another config (the
     workflow reruns a cell only when its settings changed); ``restart_if_corrupt`` when it is unreadable.
     """
-    run = RunDir(out)
-    state, finished = resume_point(run, cfg, restart, restart_if_changed, restart_if_corrupt)
-    if finished is not None:
-        return finished
+    flags = {"restart": restart, "restart_if_changed": restart_if_changed, "restart_if_corrupt": restart_if_corrupt}
+    return train_members([cfg], [Path(out)], flags, progress, ensemble=None)[0]
 
+
+def train_seeds(cfg: dict, seeds: list[int], out: str, restart: bool = False, progress: bool | None = None,
+                restart_if_changed: bool = False, restart_if_corrupt: bool = False) -> list[dict]:
+    """Train ``cfg`` for every seed into ``out`` (with ``{seed}`` filled in); one status per seed."""
+    folders = member_folders(out, seeds)
+    flags = {"restart": restart, "restart_if_changed": restart_if_changed, "restart_if_corrupt": restart_if_corrupt}
+    return train_members([{**cfg, "seed": seed} for seed in seeds], folders, flags, progress,
+                         ensemble={"seeds": seeds, "members": len(seeds)})
+
+
+def member_folders(pattern: str, seeds: list[int]) -> list[Path]:
+    """``results/runs/x/seed{seed}`` -> one folder per seed; a one-line error before any work."""
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds {seeds}: a seed is listed twice")
+    if len(seeds) > 1 and "{seed}" not in pattern:
+        raise ConfigError(f"--out {pattern!r}: with several --seeds the folder must contain '{{seed}}', "
+                          "e.g. --out 'results/runs/x/seed{seed}'")
+    try:
+        return [Path(pattern.format(seed=seed)) for seed in seeds]
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"--out {pattern!r}: only '{{seed}}' may be filled in ({exc})") from None
+
+
+def train_members(cfgs: list[dict], folders: list[Path], flags: dict, progress: bool | None,
+                  ensemble: dict | None) -> list[dict]:
+    """The cells ``cfgs`` (one cell, one seed each) into ``folders``; ``ensemble``: recorded in
+    each member's provenance (None for a single run)."""
+    cfg = cfgs[0]
     device = pick_device(cfg["device"])
     make_deterministic(cfg)
     dataset = load_dataset(cfg["dataset"], image_size=cfg["image_size"], data_root=cfg["data_root"],
                            workers=cfg["workers"])
-    shape = dataset.sample_shape
     objective = build_objective(cfg)
-
     dataset = dataset.to(device)  # small sets keep their tensors on the device: a batch is an index
+    opened = [open_member(c, folder, flags, dataset, objective, device) for c, folder in zip(cfgs, folders)]
+    members = [m for m in opened if isinstance(m, Member)]
+    if members:
+        steps = choose_steps(cfg, objective, device, members, dataset.sample_shape, ensemble)
+        for m in members:
+            m.record = start_run_folder(m.run, m.cfg, device, m.iteration, m.log_rows, ensemble)
+        Loop(cfg, objective, steps, dataset, device, progress).run(members)
+    return [m.run.read_status() if isinstance(m, Member) else m for m in opened]
 
-    generator, critic = build_models(cfg, shape, objective, device)
-    # what the loop calls: the same modules, optionally channels-last and compiled (state stays in them)
-    run_generator, run_critic = prepare_model(generator, cfg), prepare_model(critic, cfg)
-    opt_critic = build_optimizer(cfg["optimizer"], critic.parameters())
-    opt_generator = build_optimizer(cfg["generator_optimizer"] or cfg["optimizer"], generator.parameters())
+
+def open_member(cfg: dict, folder: Path, flags: dict, dataset: object, objective: Objective,
+                device: torch.device) -> Member | dict:
+    """A member ready to train (resumed from its checkpoint), or the status of a finished run."""
+    run = RunDir(folder)
+    state, finished = resume_point(run, cfg, **flags)
+    if finished is not None:
+        return finished
+    generator, critic = build_models(cfg, dataset.sample_shape, objective, device)  # type: ignore[attr-defined]
     rng, fixed_noise = random_streams(cfg)
-    monitor = OutputMonitor(critic)
-    guard = DivergenceGuard(cfg["divergence_bound"], immediate=checks_each_step(device))
-
-    iteration, batches_used, log_rows, elapsed_before = 0, 0, [], 0.0
+    member = Member(cfg, run, generator, critic, rng, fixed_noise)
     if state is not None:
         generator.load_state_dict(state["generator"])
         critic.load_state_dict(state["critic"])
-        opt_generator.load_state_dict(state["opt_generator"])
-        opt_critic.load_state_dict(state["opt_critic"])
         rng.set_state(state["rng"])
-        iteration, batches_used = state["iteration"], state["batches_used"]
-        log_rows, elapsed_before = state["log"], state["wall_seconds"]
+        member.iteration, member.batches_used = state["iteration"], state["batches_used"]
+        member.log_rows, member.elapsed_before = state["log"], state["wall_seconds"]
+        member.saved_optimizers = (state["opt_generator"], state["opt_critic"])
+    member.data = dataset.batches(cfg["batch_size"], cfg["seed"], start=member.batches_used)  # type: ignore[attr-defined]
+    return member
 
-    record = start_run_folder(run, cfg, device, iteration, log_rows, ensemble)
-    guard.keep(generator)  # the state a run found diverged late falls back to, at worst
 
-    data = dataset.batches(cfg["batch_size"], cfg["seed"], start=batches_used)
-    noise = lambda: torch.randn(cfg["batch_size"], cfg["nz"], generator=rng).to(device)  # noqa: E731
-    mixed = autocast(device, cfg["precision"])  # forward passes only; a no-op in fp32
-    started = time.perf_counter()
-    bar = tqdm(total=cfg["iterations"], initial=iteration, desc=f"{cfg['objective']}/{cfg['arch']}",
-               disable=not (sys.stderr.isatty() if progress is None else progress), dynamic_ncols=True)
-    status, reason = COMPLETED, None
-    stop = StopRequest()
-    try:
-        while iteration < cfg["iterations"]:
-            # --- critic steps -------------------------------------------------------------------
-            critic.requires_grad_(True)
-            steps = objective.critic_steps(iteration)
-            for _ in range(steps):
-                real = to_device(next(data), device, cfg)
-                batches_used += 1
-                with torch.no_grad(), mixed:
-                    fakes = [run_generator(noise()) for _ in range(objective.loss.fake_batches)]
-                batch = Batch(real, fakes)
-                monitor.reset()
-                with mixed:
-                    critic_loss, estimate = objective.loss.critic_loss(run_critic, batch)
-                    for method in objective.lipschitz:
-                        penalty = method.penalty(objective.loss, run_critic, batch, rng)
-                        if penalty is not None:
-                            critic_loss = critic_loss + penalty
-                opt_critic.zero_grad(set_to_none=True)
-                critic_loss.backward()
-                grad_norm = total_grad_norm(critic)
-                guard.finite(iteration, critic_loss=critic_loss, critic_grad_norm=grad_norm)
-                guard.bounded(iteration, monitor.largest)
-                opt_critic.step()
-                for method in objective.lipschitz:
-                    method.after_critic_step(critic)
+def choose_steps(cfg: dict, objective: Objective, device: torch.device, members: list[Member],
+                 sample_shape: tuple, ensemble: dict | None) -> Steps:
+    """Vmapped when the members can be (a dry probe passes), else one after another; the choice
+    and its reason go into the ensemble record."""
+    reason = why_not_vmapped(cfg, objective, len(members))
+    if reason is None:
+        vmapped = Vmapped(cfg, objective, device)
+        try:
+            vmapped.probe(members, sample_shape)
+            if ensemble is not None:
+                ensemble["method"] = vmapped.method
+            return vmapped
+        except NotVmappable as exc:
+            reason = str(exc)
+    if ensemble is not None:
+        ensemble.update(method=ONE_BY_ONE, reason=reason)
+        seeds = [m.cfg["seed"] for m in members]
+        print(f"wganbench: training seeds {seeds} one after another in this process: {reason}", file=sys.stderr)
+    return OneByOne(cfg, objective, device)
 
-            # --- generator step -----------------------------------------------------------------
-            critic.requires_grad_(False)
-            with mixed:
-                fakes = [run_generator(noise()) for _ in range(objective.loss.fake_batches)]
-                generator_loss = objective.loss.generator_loss(run_critic, Batch(real, fakes))
-            opt_generator.zero_grad(set_to_none=True)
-            generator_loss.backward()
-            guard.finite(iteration, generator_loss=generator_loss)
-            opt_generator.step()
-            iteration += 1
-            bar.update(1)
 
-            # --- bookkeeping --------------------------------------------------------------------
-            wall = elapsed_before + time.perf_counter() - started
-            logged = iteration % cfg["log_every"] == 0 or iteration == cfg["iterations"]
-            snapshot = cfg["snapshot_every"] and iteration % cfg["snapshot_every"] == 0
-            checkpoint = iteration % cfg["checkpoint_every"] == 0 or iteration == cfg["iterations"] or stop.signal_name
-            if logged or snapshot or checkpoint:  # nothing is written from a state not known finite
-                guard.flush()
-                guard.keep(generator)
+class Loop:
+    """The training loop over the members still running: critic steps, a generator step, then each
+    member's log row, snapshot and checkpoint; a member that diverges is finished and leaves."""
+
+    def __init__(self, cfg: dict, objective: Objective, steps: Steps, dataset: object, device: torch.device,
+                 progress: bool | None) -> None:
+        self.cfg, self.objective, self.steps, self.dataset, self.device = cfg, objective, steps, dataset, device
+        self.progress = progress
+        self.active: list[Member] = []
+        self.started = time.perf_counter()
+
+    def run(self, members: list[Member]) -> None:
+        cfg = self.cfg
+        pending = sorted(members, key=lambda m: m.iteration)  # resumed members join at their iteration
+        iteration = pending[0].iteration
+        label = f"{cfg['objective']}/{cfg['arch']}" + (f" x{len(members)}" if len(members) > 1 else "")
+        bar = tqdm(total=cfg["iterations"], initial=iteration, desc=label, dynamic_ncols=True,
+                   disable=not (sys.stderr.isatty() if self.progress is None else self.progress))
+        stop = StopRequest()
+        try:
+            while (self.active or pending) and iteration < cfg["iterations"]:
+                if not self.active:  # every running member diverged: skip ahead to the next resumed one
+                    iteration = pending[0].iteration
+                joining = [m for m in pending if m.iteration == iteration]
+                if joining:
+                    pending = [m for m in pending if m not in joining]
+                    self.steps.join(joining)
+                    self.active += joining
+                if not self.train_iteration(iteration):
+                    continue
+                iteration += 1
+                bar.update(1)
+                self.bookkeeping(iteration, stop)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            for m in self.active:
+                m.status, m.reason = FAILED, f"out of memory at generator iteration {m.iteration + 1}: {one_line(exc)}"
+        finally:
+            stop.restore()
+            bar.close()
+        self.finish(self.active + pending)  # pending: checkpointed at the end, killed before their status
+
+    def train_iteration(self, iteration: int) -> bool:
+        """The critic steps and the generator step of generator iteration ``iteration`` (0-based);
+        False when no member is left to take them."""
+        steps = self.objective.critic_steps(iteration)
+        for _ in range(steps):
+            for m in self.active:
+                m.real = to_device(next(m.data), self.device, self.cfg)
+                m.batches_used += 1
+            self.diverged(self.steps.critic_step(iteration, self.active))
+            if not self.active:
+                return False
+        self.diverged(self.steps.generator_step(iteration, self.active))
+        for m in self.active:
+            m.iteration = iteration + 1
+            m.critic_steps = steps
+        return bool(self.active)
+
+    def diverged(self, bad: dict[Member, str]) -> None:
+        """Finish the members that diverged and go on without them."""
+        if not bad:
+            return
+        for m, reason in bad.items():
+            m.status, m.reason = DIVERGED, reason
+        self.finish(list(bad))
+        self.active = [m for m in self.active if m not in bad]
+
+    def bookkeeping(self, iteration: int, stop: StopRequest) -> None:
+        """Each active member's log row, snapshot and checkpoint after generator iteration ``iteration``."""
+        cfg = self.cfg
+        logged = iteration % cfg["log_every"] == 0 or iteration == cfg["iterations"]
+        snapshot = cfg["snapshot_every"] and iteration % cfg["snapshot_every"] == 0
+        checkpoint = iteration % cfg["checkpoint_every"] == 0 or iteration == cfg["iterations"] or stop.signal_name
+        if not (logged or snapshot or checkpoint):
+            return
+        late: dict[Member, str] = {}
+        for m in self.active:  # nothing is written from a state not known finite
+            try:
+                self.steps.flush(m)
+            except Diverged as exc:
+                late[m] = str(exc)
+                if exc.iteration is not None and exc.iteration <= m.iteration:  # found late (no per-step sync):
+                    m.iteration = exc.iteration - 1  # the run ends where it went bad,
+                    self.steps.restore(m)  # with the generator of the last state known finite
+                continue
+            self.steps.keep(m)
+        self.diverged(late)
+        wall = self.wall_seconds
+        for m in self.active:
             if logged:
-                row = {"iteration": iteration, "critic_loss": float(critic_loss.detach()), "generator_loss":
-                       float(generator_loss.detach()), "distance_estimate": float(estimate),
-                       "critic_grad_norm": float(grad_norm), "critic_steps": steps, "wall_seconds": wall}
-                log_rows.append(row)
-                run.append_log(row)
-                bar.set_postfix(estimate=f"{float(estimate):.4g}")
+                critic_loss, estimate, grad_norm = (float(v.detach()) for v in m.critic_values)
+                row = {"iteration": iteration, "critic_loss": critic_loss,
+                       "generator_loss": float(m.generator_loss.detach()), "distance_estimate": estimate,
+                       "critic_grad_norm": grad_norm, "critic_steps": m.critic_steps,
+                       "wall_seconds": m.elapsed_before + wall}
+                m.log_rows.append(row)
+                m.run.append_log(row)
             if snapshot:
-                run.write_samples(draw_samples(generator, fixed_noise, device), iteration,
-                                  run.snapshot_path(iteration))
+                m.run.write_samples(draw_samples(m.generator, m.fixed_noise, self.device), iteration,
+                                    m.run.snapshot_path(iteration))
             if checkpoint:
-                run.save_checkpoint({
-                    "config": cfg, "iteration": iteration, "batches_used": batches_used,
-                    "generator": generator.state_dict(), "critic": critic.state_dict(),
-                    "opt_generator": opt_generator.state_dict(), "opt_critic": opt_critic.state_dict(),
-                    "rng": rng.get_state(), "log": log_rows, "wall_seconds": wall})
-            if stop.signal_name:
-                write_json(run.provenance, {**record, "interrupted": provenance.now(), "wall_seconds": wall})
-                raise Interrupted(stop.signal_name, iteration, run.checkpoint)
-    except Diverged as exc:
-        status, reason = DIVERGED, str(exc)
-        if exc.iteration is not None and exc.iteration <= iteration:  # found late (no per-step sync):
-            iteration = exc.iteration - 1  # the run ends where it went bad,
-            guard.restore(generator)  # with the generator of the last state known finite
-    except Exception as exc:
-        if not is_out_of_memory(exc):
-            raise
-        status, reason = FAILED, f"out of memory at generator iteration {iteration + 1}: {one_line(exc)}"
-    finally:
-        stop.restore()
-        bar.close()
+                opt_generator, opt_critic = self.steps.optimizer_states(m)
+                m.run.save_checkpoint({
+                    "config": m.cfg, "iteration": iteration, "batches_used": m.batches_used,
+                    "generator": clone_state(m.generator.state_dict()), "critic": clone_state(m.critic.state_dict()),
+                    "opt_generator": opt_generator, "opt_critic": opt_critic,
+                    "rng": m.rng.get_state(), "log": m.log_rows, "wall_seconds": m.elapsed_before + wall})
+        if stop.signal_name and self.active:
+            for m in self.active:
+                write_json(m.run.provenance, {**m.record, "interrupted": provenance.now(),
+                                              "wall_seconds": m.elapsed_before + wall})
+            raise Interrupted(stop.signal_name, iteration, self.active[0].run.checkpoint)
 
-    try:
-        samples = draw_samples(generator, fixed_noise, device)
-    except Exception as exc:  # the run is a result even if its samples do not fit in memory
-        if not is_out_of_memory(exc):
-            raise
-        samples = np.empty((0, *shape), dtype=np.float32)
-        status, reason = FAILED, reason or f"out of memory drawing samples: {one_line(exc)}"
-    run.write_samples(samples, iteration)
-    write_sample_figure(run, samples, dataset, cfg)
-    wall = elapsed_before + time.perf_counter() - started
-    write_json(run.provenance, {**record, "end": provenance.now(), "wall_seconds": wall})
-    run.write_status(status, iteration, reason)
-    return run.read_status()
+    @property
+    def wall_seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+    def finish(self, members: list[Member]) -> None:
+        """The end of each member's run: samples, figure, provenance, status."""
+        for m in members:
+            try:
+                samples = draw_samples(m.generator, m.fixed_noise, self.device)
+            except Exception as exc:  # the run is a result even if its samples do not fit in memory
+                if not is_out_of_memory(exc):
+                    raise
+                samples = np.empty((0, *self.dataset.sample_shape), dtype=np.float32)  # type: ignore[attr-defined]
+                m.status, m.reason = FAILED, m.reason or f"out of memory drawing samples: {one_line(exc)}"
+            m.run.write_samples(samples, m.iteration)
+            write_sample_figure(m.run, samples, self.dataset, m.cfg)
+            wall = m.elapsed_before + self.wall_seconds
+            write_json(m.run.provenance, {**m.record, "end": provenance.now(), "wall_seconds": wall})
+            m.run.write_status(m.status, m.iteration, m.reason)
+        self.steps.leave(members)
 
 
-# --- helpers -------------------------------------------------------------------------------------
+class StopRequest:
+    """Turns SIGTERM/SIGUSR1 into a flag the loop reads after each generator iteration, so the
+    checkpoint it then writes is consistent; ``restore`` puts the previous handlers back."""
 
-def resume_point(run: RunDir, cfg: dict, restart: bool, restart_if_changed: bool,
-                 restart_if_corrupt: bool) -> tuple[dict | None, dict | None]:
-    """(checkpoint state to resume from or None, the status to return at once or None): a cell
-    trained this far, or one that diverged (it diverges again, deterministically), is not rerun."""
-    state = None
-    if not restart:
-        state, restart = load_usable_checkpoint(run, cfg, restart_if_changed, restart_if_corrupt)
-    finished = None if restart else run.read_status()
-    if finished and state is not None and state["iteration"] >= cfg["iterations"]:
-        return state, finished
-    if finished and finished["status"] == DIVERGED:
-        return state, finished
-    return state, None
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self._previous = {number: signal.signal(number, self._handle) for number in STOP_SIGNALS}
 
+    def _handle(self, number: int, frame: object) -> None:
+        self.signal_name = signal.Signals(number).name
+
+    def restore(self) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+
+# --- a member's parts ----------------------------------------------------------------------------
 
 def build_models(cfg: dict, shape: tuple, objective: Objective, device: torch.device) -> tuple[nn.Module, nn.Module]:
     """Generator and Lipschitz-prepared critic with the seed's initial weights (the same whether
@@ -239,77 +321,6 @@ def random_streams(cfg: dict) -> tuple[torch.Generator, torch.Tensor]:
     return rng, fixed
 
 
-def start_run_folder(run: RunDir, cfg: dict, device: torch.device, iteration: int, log_rows: list,
-                     ensemble: dict | None = None) -> dict:
-    """Config, provenance and the log as of ``iteration`` (rows logged after the checkpoint are
-    dropped), and no status until the run ends; returns the provenance record."""
-    run.path.mkdir(parents=True, exist_ok=True)
-    run.write_config(cfg)
-    run.status.unlink(missing_ok=True)
-    record = {"versions": provenance.versions(), "git_commit": provenance.git_commit(),
-              **provenance.device_description(device), "start": provenance.now(),
-              "resumed_from_iteration": iteration, "precision": cfg["precision"]}
-    if ensemble is not None:
-        record["ensemble"] = ensemble
-    write_json(run.provenance, record)
-    run.write_log(log_rows)
-    return record
-
-
-def load_usable_checkpoint(run: RunDir, cfg: dict, restart_if_changed: bool,
-                           restart_if_corrupt: bool) -> tuple[dict | None, bool]:
-    """(checkpoint state or None, whether to start over). A corrupt checkpoint or one written under
-    another config is an error naming the file, unless the caller asked to start over instead."""
-    try:
-        state = run.load_checkpoint()
-    except CheckpointError as exc:
-        if not restart_if_corrupt:
-            raise
-        print(f"wganbench: {exc}; starting over (--restart-if-corrupt)", file=sys.stderr)
-        return None, True
-    if state is None:
-        return None, False
-    try:
-        check_resumable(state["config"], cfg, run)
-    except ConfigError as exc:
-        if not restart_if_changed:
-            raise
-        print(f"wganbench: {str(exc).split(';')[0]}; starting over (--restart-if-changed)", file=sys.stderr)
-        return None, True
-    return state, False
-
-
-class StopRequest:
-    """Turns SIGTERM/SIGUSR1 into a flag the loop reads after each generator iteration, so the
-    checkpoint it then writes is consistent; ``restore`` puts the previous handlers back."""
-
-    def __init__(self) -> None:
-        self.signal_name: str | None = None
-        self._previous = {number: signal.signal(number, self._handle) for number in STOP_SIGNALS}
-
-    def _handle(self, number: int, frame: object) -> None:
-        self.signal_name = signal.Signals(number).name
-
-    def restore(self) -> None:
-        for number, handler in self._previous.items():
-            signal.signal(number, handler)
-
-
-OUT_OF_MEMORY_MARKERS = ("out of memory", "can't allocate memory", "not enough memory")
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """CUDA raises torch.OutOfMemoryError; the CPU allocator a RuntimeError saying so."""
-    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
-        return True
-    return isinstance(exc, RuntimeError) and any(m in str(exc).lower() for m in OUT_OF_MEMORY_MARKERS)
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[-1] if text else type(exc).__name__)[:200]
-
-
 def make_deterministic(cfg: dict) -> None:
     if cfg["threads"]:
         torch.set_num_threads(cfg["threads"])
@@ -321,99 +332,6 @@ def make_deterministic(cfg: dict) -> None:
         # the same switch without the public function's import of torch._inductor.config, which
         # pulls in dynamo and inductor: ~1.5 CPU-s of every job's start-up (benchmarks/README.md)
         torch._C._set_deterministic_algorithms(True, warn_only=True)
-
-
-def check_resumable(saved: dict, cfg: dict, run: RunDir) -> None:
-    for key in sorted(set(saved) | set(cfg)):
-        if key not in RESUME_INDEPENDENT and saved.get(key) != cfg.get(key):
-            raise ConfigError(
-                f"config key '{key}': {run.checkpoint} was written with {saved.get(key)!r}, not "
-                f"{cfg.get(key)!r}; use another --out or --restart to train from iteration 0")
-
-
-def check_finite(iteration: int, **values: torch.Tensor) -> None:
-    for name, value in values.items():
-        if not math.isfinite(float(value.detach())):
-            raise Diverged(f"{name} is {float(value.detach())} at generator iteration {iteration + 1}", iteration + 1)
-
-
-def check_bound(iteration: int, largest: float, bound: float) -> None:
-    if not largest <= bound:
-        raise Diverged(f"critic output magnitude {largest:.4g} exceeds divergence_bound {bound:g} "
-                       f"at generator iteration {iteration + 1}", iteration + 1)
-
-
-def checks_each_step(device: torch.device) -> bool:
-    """On the CPU a float() of a loss costs nothing; on an accelerator it waits for the queue."""
-    return device.type == "cpu"
-
-
-class DivergenceGuard:
-    """train()'s divergence checks. ``immediate``: decided at once (the CPU). Otherwise each check
-    is a flag left on the device and read at ``flush`` (log, snapshot, checkpoint iterations), one
-    host synchronisation for all of them, still naming the exact first bad iteration; ``keep`` holds
-    a device copy of the generator last known finite, for the samples of a run found diverged late."""
-
-    def __init__(self, bound: float, immediate: bool) -> None:
-        self.bound, self.immediate = bound, immediate
-        self.pending: list[tuple[int, str, torch.Tensor, torch.Tensor]] = []
-        self.kept: dict | None = None
-
-    def finite(self, iteration: int, **values: torch.Tensor) -> None:
-        if self.immediate:
-            return check_finite(iteration, **values)
-        for name, value in values.items():
-            value = value.detach()
-            self.pending.append((iteration, name, ~torch.isfinite(value), value))
-
-    def bounded(self, iteration: int, largest: torch.Tensor | None) -> None:
-        if largest is None:
-            return
-        if self.immediate:
-            return check_bound(iteration, float(largest), self.bound)
-        self.pending.append((iteration, "output", ~(largest <= self.bound), largest))
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        flags = torch.stack([flag for _, _, flag, _ in self.pending]).tolist()
-        for (iteration, name, _, value), bad in zip(self.pending, flags):
-            if bad:
-                self.pending.clear()
-                if name == "output":
-                    check_bound(iteration, float(value), self.bound)
-                check_finite(iteration, **{name: value})
-        self.pending.clear()
-
-    def keep(self, generator: nn.Module) -> None:
-        if not self.immediate:
-            self.kept = {key: value.clone() for key, value in generator.state_dict().items()}
-
-    def restore(self, generator: nn.Module) -> None:
-        if self.kept is not None:
-            generator.load_state_dict(self.kept)
-
-
-def total_grad_norm(module: nn.Module) -> torch.Tensor:
-    grads = [p.grad.detach().flatten() for p in module.parameters() if p.grad is not None]
-    return torch.cat(grads).norm() if grads else torch.zeros(())
-
-
-class OutputMonitor:
-    """Tracks the largest |critic output| of the current step through a forward hook, so the
-    divergence bound holds for every loss without the losses reporting their raw outputs."""
-
-    def __init__(self, critic: nn.Module) -> None:
-        self.largest: torch.Tensor | None = None  # on the device: no host synchronisation per forward
-        critic.register_forward_hook(self._hook)
-
-    def _hook(self, module: nn.Module, inputs: object, output: torch.Tensor) -> None:
-        largest = output.detach().abs().amax().float()
-        # fmax ignores NaN, as the Python max of floats did (a NaN output fails the loss check)
-        self.largest = torch.fmax(largest if self.largest is None else self.largest, largest)
-
-    def reset(self) -> None:
-        self.largest = None
 
 
 @torch.no_grad()

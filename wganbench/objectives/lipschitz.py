@@ -5,7 +5,7 @@ act after each critic optimiser step (``after_critic_step``), and say which norm
 critic may use (``critic_norm``: gradient penalties are per-sample, so batch norm is out).
 
 A penalty's random numbers are drawn by ``draw`` from the run's generator and then used by
-``penalty_from``: the seed ensemble (wganbench/ensemble.py) draws them per member outside
+``penalty_from``: the seed ensemble (wganbench/steps.py) draws them per member outside
 ``torch.func.vmap`` (no RNG inside it) and computes the penalty inside it. ``ensemble_safe``
 declares that a method works that way; a user's method that does not say so makes an ensemble
 train its members one after another.

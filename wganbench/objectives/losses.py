@@ -43,7 +43,8 @@ class Loss:
     fake_batches: int = 1
     critic_outputs: int = 1
     # True, in the class body itself: the loss only calls ``critic(x)`` and torch ops, so the seed
-    # ensemble may run it per member inside torch.func.vmap (see ``ensemble_safe``)
+    # ensemble may run it per member inside torch.func.vmap (wganbench.steps.why_not_vmapped reads it
+    # from the class's own body, so a user's subclass of a built-in must say so itself)
     ensemble_safe: bool = False
 
     def __init__(self, **params: object) -> None:
@@ -91,6 +92,8 @@ class _JSBound(Loss):
 class MinimaxLoss(_JSBound):
     """Goodfellow's saturating generator loss: minimise log(1 - D(G(z)))."""
 
+    ensemble_safe = True  # only calls critic(x) and torch ops: runs per member inside vmap
+
     def generator_loss_from_scores(self, fake: torch.Tensor) -> torch.Tensor:
         return -F.softplus(fake).mean()
 
@@ -99,6 +102,8 @@ class MinimaxLoss(_JSBound):
 class NonSaturatingLoss(_JSBound):
     """The -log D(G(z)) trick."""
 
+    ensemble_safe = True  # only calls critic(x) and torch ops: runs per member inside vmap
+
     def generator_loss_from_scores(self, fake: torch.Tensor) -> torch.Tensor:
         return F.softplus(-fake).mean()
 
@@ -106,6 +111,8 @@ class NonSaturatingLoss(_JSBound):
 @LOSSES.register("least_squares")
 class LeastSquaresLoss(Loss):
     """LSGAN (Mao et al.), 0-1 coding: critic 1/2 E(D(x)-1)^2 + 1/2 E D(G(z))^2, generator 1/2 E(D(G(z))-1)^2."""
+
+    ensemble_safe = True  # only calls critic(x) and torch ops: runs per member inside vmap
 
     def critic_loss_from_scores(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return 0.5 * ((real - 1.0) ** 2).mean() + 0.5 * (fake**2).mean()
@@ -118,6 +125,8 @@ class LeastSquaresLoss(Loss):
 class HingeLoss(Loss):
     """Miyato et al. eq. 17: critic E relu(1 - D(x)) + E relu(1 + D(G(z))), generator -E D(G(z))."""
 
+    ensemble_safe = True  # only calls critic(x) and torch ops: runs per member inside vmap
+
     def critic_loss_from_scores(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
 
@@ -128,6 +137,8 @@ class HingeLoss(Loss):
 @LOSSES.register("wasserstein")
 class WassersteinLoss(Loss):
     """Critic maximises E f(x) - E f(G(z)); generator minimises -E f(G(z))."""
+
+    ensemble_safe = True  # only calls critic(x) and torch ops: runs per member inside vmap
 
     def critic_loss_from_scores(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return fake.mean() - real.mean()
@@ -143,6 +154,8 @@ class FDivergenceLoss(Loss):
     ``generator: alternative`` (f-GAN section 3.2, used in their experiments) maximises
     E_Q[g_f(V(G(z)))]; ``generator: saddle`` minimises the bound itself.
     """
+
+    ensemble_safe = True  # only calls critic(x) and torch ops: runs per member inside vmap
 
     def __init__(self, divergence: str, generator: str = "alternative") -> None:
         self.divergence = F_DIVERGENCES.get(divergence, key="loss.f_divergence")
@@ -173,6 +186,8 @@ class CramerLoss(Loss):
     ||h(x_r) - h(x_g)|| + ||h(x_r) - h(x'_g)|| - ||h(x_g) - h(x'_g)||.
     """
 
+    ensemble_safe = True  # only calls critic(x) and torch ops: runs per member inside vmap
+
     fake_batches = 2
 
     def __init__(self, features: int = 256) -> None:
@@ -200,16 +215,6 @@ def cramer_f(h_x: torch.Tensor, h_ref: torch.Tensor) -> torch.Tensor:
 def cramer_energy(h_real: torch.Tensor, h_fake: torch.Tensor, h_fake2: torch.Tensor) -> torch.Tensor:
     norm = lambda a, b: torch.linalg.vector_norm(a - b, dim=1)  # noqa: E731
     return (norm(h_real, h_fake) + norm(h_real, h_fake2) - norm(h_fake, h_fake2)).mean()
-
-
-for _name in LOSSES:
-    LOSSES.get(_name).ensemble_safe = True  # each built-in declares it in its own class
-
-
-def ensemble_safe(obj: object) -> bool:
-    """Whether ``obj``'s own class (not a parent) declares it safe to run inside vmap: a user's
-    subclass of a built-in loss may add what vmap cannot do, so it must say so itself."""
-    return bool(vars(type(obj)).get("ensemble_safe", False))
 
 
 def build_loss(spec: str | dict) -> Loss:
