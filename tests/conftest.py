@@ -82,6 +82,18 @@ def missing_setup(reason: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The SLURM tests go last, and their grid starts now in a background thread
+    (test_slurm_workflow.EarlyStart): it waits on SLURM's status checks while the others run."""
+    slurm = [item for item in session.items if item.get_closest_marker("slurm")]
+    if not slurm or session.config.option.collectonly:
+        return
+    session.items[:] = [item for item in session.items if item not in slurm] + slurm
+    module = slurm[0].module
+    module.start_early()
+    session.config.add_cleanup(module.stop_early)  # SLURM stopped and files removed however the session ends
+
+
 NETGUARD = Path(__file__).resolve().parent / "netguard"
 _guard_spec = importlib.util.spec_from_file_location("wganbench_tests_netguard", NETGUARD / "sitecustomize.py")
 netguard = sys.modules.setdefault(_guard_spec.name, importlib.util.module_from_spec(_guard_spec))

@@ -1,7 +1,8 @@
 """The tiny grid through a real single-node SLURM (scripts/start-slurm.sh) with the project's
 profile: every cell goes out through `sbatch`, and the tables equal those of the local run.
 
-Skipped where SLURM cannot start (no Debian slurm packages, not root), but a failure in CI (CI=true),
+The grid starts in a background thread once the tests are collected (conftest.py), and these
+tests run last. Skipped where SLURM cannot start (no Debian slurm packages, not root), but a failure in CI (CI=true),
 where .ci/run installs it; a cluster that is already up is used instead when WGANBENCH_SLURM_CONF
 names its slurm.conf.
 """
@@ -13,14 +14,15 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 import pytest
 
-from conftest import REPO, TEST_CONFIG, WorkflowRun, copy_workflow, isolated_env, missing_setup, snakemake
+from conftest import REPO, TEST_CONFIG, WorkflowRun, copy_workflow, isolated_env, missing_setup
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -28,28 +30,98 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 TIMING = ["train_seconds", "job_seconds", "peak_rss_mb", "eval_seconds", "eval_peak_rss_mb"]
 
 
-@pytest.fixture(scope="session")
-def slurm_conf() -> Iterator[str]:
-    given = os.environ.get("WGANBENCH_SLURM_CONF")
-    if given:
-        yield given
-        return
+class SlurmSetupMissing(Exception):
+    """SLURM cannot run here; the message says why (a skip locally, a failure in CI)."""
+
+
+def start_slurm() -> Path:
+    """A private single-node SLURM (scripts/start-slurm.sh); the folder of its state."""
     if os.geteuid() != 0 or not all(shutil.which(t) for t in ("slurmctld", "slurmd", "munged", "sbatch")):
-        missing_setup("needs root and Debian's munge slurmctld slurmd slurm-client (see .ci/run)")
+        raise SlurmSetupMissing("needs root and Debian's munge slurmctld slurmd slurm-client (see .ci/run)")
     if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
-        missing_setup("snakemake-executor-plugin-slurm is not installed (pip install -e '.[workflow]')")
+        raise SlurmSetupMissing("snakemake-executor-plugin-slurm is not installed (pip install -e '.[workflow]')")
     # not under pytest's tmp folder: it is private (0700), and munged runs as user munge
     state = Path(tempfile.mkdtemp(prefix="wganbench-slurm-"))
     started = subprocess.run(["bash", str(REPO / "scripts/start-slurm.sh"), str(state)],
                              capture_output=True, text=True, timeout=180)
     if started.returncode != 0:
-        subprocess.run(["bash", str(REPO / "scripts/stop-slurm.sh"), str(state)], capture_output=True)
-        missing_setup(f"SLURM did not start here: {started.stderr.strip()[-800:]}")
-    try:
-        yield str(state / "slurm.conf")
-    finally:
-        subprocess.run(["bash", str(REPO / "scripts/stop-slurm.sh"), str(state)], capture_output=True, timeout=60)
-        shutil.rmtree(state, ignore_errors=True)
+        stop_slurm(state)
+        raise SlurmSetupMissing(f"SLURM did not start here: {started.stderr.strip()[-800:]}")
+    return state
+
+
+def stop_slurm(state: Path) -> None:
+    subprocess.run(["bash", str(REPO / "scripts/stop-slurm.sh"), str(state)], capture_output=True, timeout=60)
+    shutil.rmtree(state, ignore_errors=True)
+
+
+# the test node has no GPU and 2 CPUs (--cores caps a group job's CPUs, by running its components
+# in layers); poll soon, the jobs take seconds
+SLURM_ARGS = ["--profile", "workflow/profiles/slurm", *TEST_CONFIG, "--set-resources", "train:gpu=0",
+              "evaluate:gpu=0", "--cores", "2", "--slurm-init-seconds-before-status-checks", "5",
+              "--latency-wait", "10"]
+
+
+class EarlyStart:
+    """The tiny grid through SLURM, started in a thread as soon as the tests are collected
+    (conftest.py): most of its minutes are the plugin waiting between status checks, which the
+    other tests fill; the SLURM tests run last and wait for it."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="wganbench-slurm-run-"))
+        self.state: Path | None = None
+        self.process: subprocess.Popen | None = None
+        self.outcome: WorkflowRun | BaseException | None = None
+        self.thread = threading.Thread(target=self._work, name="slurm-grid", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        try:
+            given = os.environ.get("WGANBENCH_SLURM_CONF")
+            if not given:
+                self.state = start_slurm()
+            workdir = copy_workflow(self.root / "workflow")
+            env = {**isolated_env(self.root / "home", workdir),
+                   "SLURM_CONF": given or str(self.state / "slurm.conf")}  # type: ignore[operator]
+            self.process = subprocess.Popen([sys.executable, "-m", "snakemake", *SLURM_ARGS], cwd=workdir,
+                                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout, stderr = self.process.communicate(timeout=1500)
+            result = subprocess.CompletedProcess(self.process.args, self.process.returncode, stdout, stderr)
+            self.outcome = WorkflowRun(workdir, env, result)
+        except BaseException as exc:  # handed to the tests that wait for it
+            self.outcome = exc
+
+    def result(self) -> WorkflowRun:
+        self.thread.join(timeout=1800)
+        if isinstance(self.outcome, SlurmSetupMissing):
+            missing_setup(str(self.outcome))
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        assert self.outcome is not None, "the SLURM grid did not finish within 30 minutes"
+        return self.outcome
+
+    def close(self) -> None:
+        """Stop what is still running (a session that ended early), SLURM, and remove the files."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+        self.thread.join(timeout=120)
+        if self.state is not None:
+            stop_slurm(self.state)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+EARLY: list[EarlyStart] = []  # filled by start_early(), from conftest's pytest_collection_finish
+
+
+def start_early() -> None:
+    if not EARLY:
+        EARLY.append(EarlyStart())
+
+
+def stop_early() -> None:
+    """At the end of the session, however it ended."""
+    while EARLY:
+        EARLY.pop().close()
 
 
 def sacct_states(env: dict[str, str], job_ids: list[str]) -> dict[str, str]:
@@ -60,19 +132,11 @@ def sacct_states(env: dict[str, str], job_ids: list[str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def slurm_run(slurm_conf: str, tmp_path_factory: pytest.TempPathFactory) -> WorkflowRun:
-    root = tmp_path_factory.mktemp("slurm-run")
-    workdir = copy_workflow(root / "workflow")
-    env = {**isolated_env(root / "home", workdir), "SLURM_CONF": slurm_conf}
-    result = snakemake(
-        workdir, "--profile", "workflow/profiles/slurm", *TEST_CONFIG,
-        # the test node has no GPU and 2 CPUs (--cores caps a group job's CPUs, by running its
-        # components in layers); poll soon, the jobs take seconds
-        "--set-resources", "train:gpu=0", "evaluate:gpu=0", "--cores", "2",
-        "--slurm-init-seconds-before-status-checks", "5", "--latency-wait", "10",
-        env=env, timeout=1500)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
-    return WorkflowRun(workdir, env, result)
+def slurm_run() -> WorkflowRun:
+    start_early()  # already running unless this module was collected some other way
+    run = EARLY[0].result()
+    assert run.result.returncode == 0, (run.result.stdout + run.result.stderr)[-6000:]
+    return run
 
 
 def test_cells_went_through_sbatch(slurm_run: WorkflowRun) -> None:
