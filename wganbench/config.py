@@ -15,12 +15,12 @@ build objectives or look names up in the model and data registries import it whe
 from __future__ import annotations
 
 import copy
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
+from . import inventory
 from .config_files import load_yaml
 from .registry import ConfigError
 from .schema import first_error, load_schema, refuse_non_finite
@@ -46,8 +46,8 @@ def _cell_schema() -> dict:
 
 
 def builtin_objectives() -> dict[str, dict]:
-    text = (resources.files("wganbench") / "objectives" / "builtin.yaml").read_text()
-    return yaml.safe_load(text)
+    """The built-in objectives, a copy the caller may change."""
+    return copy.deepcopy(inventory.builtin_objectives())
 
 
 def load_grid_config(path: str | Path | None) -> dict:

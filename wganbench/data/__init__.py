@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..inventory import is_points
 from ..registry import Registry
 from .base import DataSet, Reference, batch_generator
 from .images import TORCHVISION_SETS, digits, stacked_digits
@@ -18,11 +19,9 @@ DATASETS.add("stacked-digits", stacked_digits)
 for _name, _factory in TORCHVISION_SETS.items():
     DATASETS.add(_name, _factory)
 
-TOY_DATASETS = frozenset({"8gaussians", "25gaussians", "swissroll"})
-
-
 def is_toy(name: str) -> bool:
-    return name in TOY_DATASETS
+    """2-D point sets (wganbench.inventory's kind ``points``)."""
+    return is_points(name)
 
 
 def load_dataset(name: str, **options: object) -> DataSet:

@@ -20,13 +20,14 @@ from typing import Any
 import torch
 
 from ..data import load_dataset
+from ..inventory import EXTRACTOR_VERSION
 from ..registry import ConfigError, Registry
 from ..rundir import atomic_write
 from .classifier import FEATURE_DIM, ConvClassifier, ModeClassifier
 from .training import TrainingSettings, accuracy, train_classifier
 
 FILE_FORMAT = "wganbench-classifier"
-VERSION = 1  # bump whenever the network, its training or this file's layout changes
+VERSION = EXTRACTOR_VERSION  # wganbench.inventory: bump it there when the network, its training or the layout changes
 DEFAULT_RESOLUTION_CAP = 32
 ARCHITECTURE_KEYS = ("in_channels", "num_classes", "resolution", "width", "feature_dim", "layout", "image_size")
 

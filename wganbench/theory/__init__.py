@@ -12,20 +12,13 @@ import importlib
 from pathlib import Path
 from typing import Callable
 
+from ..inventory import THEORY_EXPERIMENTS
 from ..registry import Registry
 
 Experiment = Callable[..., list[Path]]
 
 EXPERIMENTS: Registry[Experiment] = Registry("theory experiment")
 
-_MODULES = {
-    "bernoulli": "bernoulli",
-    "parallel-lines": "parallel_lines",
-    "critic-vs-discriminator": "critic_vs_discriminator",
-    "divergences": "divergences",
-    "f-divergences": "f_divergences",
-    "gradient-norms": "gradient_norms",
-}
 
 
 def _lazy(module: str) -> Experiment:
@@ -37,7 +30,7 @@ def _lazy(module: str) -> Experiment:
     return run
 
 
-for _name, _module in _MODULES.items():
+for _name, _module in THEORY_EXPERIMENTS.items():
     EXPERIMENTS.add(_name, _lazy(_module))
 
 __all__ = ["EXPERIMENTS", "Experiment"]

@@ -11,14 +11,15 @@ from types import SimpleNamespace
 import yaml
 from snakemake.exceptions import WorkflowError
 
+from wganbench import inventory
+
 RUN = "results/runs/{experiment}/{dataset}/{objective}/{arch}/seed{seed}"
 CELL = "{experiment}/{dataset}/{objective}/{arch}/seed{seed}"
 FIGURES = ["curves", "estimate-vs-quality", "estimate-tracking", "distributions", "success"]
 # 2-D data sets (no feature extractor) and image sets without labels (no offline classifier: use
-# feature_extractor inception-v3-compat); the same names as wganbench.data, kept here so that
-# parsing the workflow does not import torch.
-TOY_DATASETS = {"8gaussians", "25gaussians", "swissroll"}
-UNLABELLED_DATASETS = {"lsun-bedroom", "celeba"}
+# feature_extractor inception-v3-compat), from wganbench's torch-free inventory
+TOY_DATASETS = inventory.datasets_of_kind(inventory.POINTS)
+UNLABELLED_DATASETS = inventory.datasets_of_kind(inventory.IMAGES)
 
 
 # Configured names must match the schema's $defs/name (they become folders under results/); the
@@ -36,24 +37,17 @@ wildcard_constraints:
     samples=r"\d+",
 
 
-@functools.cache  # read once per parse, not once per call
-def builtin_objectives():
-    """Names of wganbench's built-in objectives (read from its YAML, not by importing torch)."""
-    text = (resources.files("wganbench") / "objectives" / "builtin.yaml").read_text()
-    return list(yaml.safe_load(text))
-
-
 def experiment_objectives(name):
     """An experiment's objectives; 'all' is every built-in one plus every configured one."""
     chosen = config["experiments"][name]["objectives"]
     if chosen == "all":
-        return list(dict.fromkeys(builtin_objectives() + list(config["objectives"])))
+        return list(dict.fromkeys(list(inventory.builtin_objectives()) + list(config["objectives"])))
     return chosen
 
 
 def check_objectives():
     """Refuse unknown objective names now, before any job, naming the config key."""
-    known = set(builtin_objectives()) | set(config["objectives"])
+    known = set(inventory.builtin_objectives()) | set(config["objectives"])
     for name, experiment in config["experiments"].items():
         if experiment["objectives"] == "all":
             continue
@@ -172,14 +166,6 @@ def package_text(*parts):
     return (resources.files("wganbench").joinpath(*parts)).read_text()
 
 
-def extractor_version():
-    """The offline classifier's file version (wganbench/evaluate/extractor.py), read without torch."""
-    match = re.search(r"^VERSION = (\d+)", package_text("evaluate", "extractor.py"), flags=re.M)
-    if match is None:
-        raise WorkflowError("wganbench/evaluate/extractor.py defines no `VERSION = N`")
-    return int(match.group(1))
-
-
 def image_size(wildcards):
     """The cell's image size: experiment settings, then defaults, then the schema's default."""
     return experiment_setting(wildcards.experiment, "image_size")
@@ -258,6 +244,6 @@ def metric_options():
 
 fill_evaluation_defaults()
 EXTRACTORS = config["evaluation"]["extractor_dir"]
-EXTRACTOR_VERSION = extractor_version()
+EXTRACTOR_VERSION = inventory.EXTRACTOR_VERSION
 check_objectives()
 RESOLVED_CELLS = check_grid()
