@@ -85,3 +85,18 @@ def test_non_finite_numbers_are_refused_with_their_key(text: str) -> None:
     grid = yaml.safe_load(f"defaults: {{batch_size: 64}}\nobjectives:\n  x: {{loss: wasserstein, optimizer: {{name: adam, lr: {text}}}}}\n")
     with pytest.raises(ConfigError, match=r"^config key 'objectives\.x\.optimizer\.lr': -?(nan|inf) is not a finite number"):
         validate(grid)
+
+
+def test_experiment_settings_list_every_run_key_by_reference_and_fill_no_defaults() -> None:
+    """`settings` (and `defaults`) refer to each cell key instead of copying it: a copied default
+    would be filled into every experiment's settings and override the grid's `defaults`."""
+    from wganbench.schema import load_schema
+
+    schema = load_schema("config.schema.yaml")
+    settings = schema["properties"]["experiments"]["additionalProperties"]["properties"]["settings"]["properties"]
+    run_keys = set(schema["$defs"]["cell"]["properties"]) - {"objective", "arch", "dataset", "seed", "iterations"}
+    assert set(settings) == run_keys
+    assert all(spec == {"$ref": f"#/$defs/cell/properties/{key}"} for key, spec in settings.items())
+    grid = validate({"defaults": {"log_every": 2}, "experiments": {"toy": {
+        "datasets": ["8gaussians"], "objectives": ["nsgan"], "archs": ["mlp"], "iterations": 3}}})
+    assert grid["experiments"]["toy"]["settings"] == {} and grid["defaults"] == {"log_every": 2}

@@ -16,24 +16,30 @@ from .registry import ConfigError
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .config import load_grid_config, parse_overrides, resolve_cell
-    from .train import EXIT_REQUEUE, Interrupted, train
+    from .config import load_cells, load_grid_config, parse_overrides, resolve_cell
+    from .train import EXIT_REQUEUE, Interrupted, member_folders, train, train_seeds
 
-    cell = {"objective": args.objective, "arch": args.arch, "dataset": args.dataset,
-            "seed": args.seed, "iterations": args.iterations}
-    if args.critic is not None:
-        cell["critic"] = args.critic
-    cfg = resolve_cell(cell, load_grid_config(args.config), parse_overrides(args.set))
+    if args.cell:  # resolved cells (the workflow writes one per seed): validated, never resolved again
+        cfg, seeds = load_cells(args.cell, threads=args.threads)
+        seeds = seeds if len(seeds) > 1 else None
+    else:
+        given = {"objective": args.objective, "arch": args.arch, "dataset": args.dataset, "iterations": args.iterations}
+        missing = [f"--{key}" for key, value in given.items() if value is None]
+        if missing:
+            raise ConfigError(f"{', '.join(missing)} required (or --cell FILE, a resolved cell)")
+        cell = {**given, "seed": args.seed}
+        if args.critic is not None:
+            cell["critic"] = args.critic
+        overrides = parse_overrides(args.set + ([f"threads={args.threads}"] if args.threads else []))
+        cfg, seeds = resolve_cell(cell, load_grid_config(args.config), overrides), args.seeds
     flags = {"restart": args.restart, "restart_if_changed": args.restart_if_changed,
              "restart_if_corrupt": args.restart_if_corrupt}
     try:
-        if args.seeds is None:
+        if seeds is None:
             print(json.dumps(train(cfg, args.out, **flags)))
             return 0
-        from .train import member_folders, train_seeds
-
-        member_folders(args.out, args.seeds)  # a bad pattern is an error before anything is loaded
-        for seed, status in zip(args.seeds, train_seeds(cfg, args.seeds, args.out, **flags)):
+        member_folders(args.out, seeds)  # a bad pattern is an error before anything is loaded
+        for seed, status in zip(seeds, train_seeds(cfg, seeds, args.out, **flags)):
             print(json.dumps({"seed": seed, **status}))
     except Interrupted as exc:
         print(f"wganbench: interrupted by {exc}", file=sys.stderr)
@@ -65,15 +71,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train one grid cell into a run folder")
-    train.add_argument("--objective", required=True, help="built-in or configured objective name")
-    train.add_argument("--arch", required=True, help="generator architecture: dcgan, dcgan-nobn, mlp")
+    train.add_argument("--cell", action="append", default=[], metavar="FILE",
+                       help="a resolved cell (a run folder's config.yaml; the workflow writes results/cells/...): "
+                            "instead of --objective/--arch/--dataset/--iterations/--config/--set; given once "
+                            "per seed, the seeds train in one process (--out must contain {seed})")
+    train.add_argument("--objective", help="built-in or configured objective name")
+    train.add_argument("--arch", help="generator architecture: dcgan, dcgan-nobn, mlp")
     train.add_argument("--critic", default=None, help="critic architecture (default: the paper's pairing)")
-    train.add_argument("--dataset", required=True)
+    train.add_argument("--dataset")
     seeds = train.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=int, default=0)
     seeds.add_argument("--seeds", type=_seed_list, default=None, metavar="0,1,2",
                        help="train these seeds in one process as a batched ensemble; --out must contain {seed}")
-    train.add_argument("--iterations", type=int, required=True, help="generator iterations")
+    train.add_argument("--iterations", type=int, help="generator iterations")
+    train.add_argument("--threads", type=int, default=None,
+                       help="torch CPU threads (what the job was given; does not change the numbers a run resumes to)")
     train.add_argument("--out", required=True, help="run folder ('results/runs/x/seed{seed}' with --seeds)")
     train.add_argument("--config", default=None, help="grid config file with `objectives:` and `defaults:`")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -133,6 +133,53 @@ def resolve_cell(cell: dict, grid: dict | None = None, overrides: dict[str, Any]
     return resolved
 
 
+def load_cells(paths: Iterable[str | Path], threads: int | None = None) -> tuple[dict, list[int]]:
+    """Resolved cells from files (``wganbench train --cell``), one seed each: checked as a run is
+    (schema, non-finite numbers, names, the loss, the data root), never resolved again. Returns the
+    shared cell and the seeds; the cells may differ in their seed only. ``threads``: the job's
+    thread count, a key that does not change a run's numbers."""
+    cells = []
+    for path in paths:
+        if not Path(path).is_file():
+            raise ConfigError(f"--cell {path}: no such file; the workflow writes results/cells/..., and a run "
+                              "folder's config.yaml is one")
+        cell = load_yaml(path)
+        if not isinstance(cell, dict):
+            raise ConfigError(f"--cell {path}: expected a mapping of cell keys (a run folder's config.yaml)")
+        if threads is not None:
+            cell["threads"] = threads
+        try:
+            check_resolved(cell)
+        except ConfigError as exc:
+            raise ConfigError(f"--cell {path}: {exc}") from None
+        cells.append(cell)
+    first = cells[0]
+    for path, cell in zip(paths, cells):
+        differing = sorted(key for key in set(cell) | set(first) if key != "seed" and cell.get(key) != first.get(key))
+        if differing:
+            raise ConfigError(f"--cell {path}: differs from the first cell in {', '.join(differing)}; cells "
+                              "trained in one process differ in their seed only")
+    seeds = [cell["seed"] for cell in cells]
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--cell: seed {max(seeds, key=seeds.count)} is given twice")
+    return first, seeds
+
+
+def check_resolved(cfg: dict) -> None:
+    """A resolved cell as `resolve_cell` wrote it: every key there, valid, usable."""
+    from .objectives import build_objective
+
+    missing = sorted(set(_cell_schema()["properties"]) - set(cfg))
+    if missing:
+        raise ConfigError(f"config key '{missing[0]}' is missing: not a resolved cell (write it with "
+                          "`wganbench train`, whose run folder keeps config.yaml)")
+    validate(cfg, "cell")
+    _check_names(cfg)
+    check_user_loss(cfg["loss"])
+    check_loss_methods(build_objective(cfg).loss)
+    check_data_root(cfg)
+
+
 def _check_names(cfg: dict) -> None:
     from .data import DATASETS
     from .models import CRITICS, GENERATORS

@@ -63,30 +63,51 @@ def check_objectives():
 
 
 def checked_cells():
-    """One (where, cell, grid file content) per experiment x data set x objective x architecture:
-    what `wganbench train` gets, so the workflow refuses exactly what training would."""
+    """One ((experiment, data set, objective, architecture), where, cell, grid) per cell of the
+    grid, its first seed: what resolving needs (the grid's defaults, the experiment's settings and
+    the objective's definition)."""
     for name, experiment in config["experiments"].items():
         seed = experiment_seeds(name)[0]
+        defaults = {**config["defaults"], **experiment["settings"]}
         for dataset in experiment["datasets"]:
             for objective in experiment_objectives(name):
+                defined = {objective: config["objectives"][objective]} if objective in config["objectives"] else {}
+                settings = {"defaults": defaults, "objectives": defined}
                 for arch in experiment["archs"]:
                     cell = dict(objective=objective, arch=arch, dataset=dataset, seed=seed,
                                 iterations=experiment["iterations"])
                     where = f"experiments.{name} (cell {dataset}/{objective}/{arch})"
-                    yield where, cell, grid_file(SimpleNamespace(experiment=name, objective=objective))
+                    yield (name, dataset, objective, arch), where, cell, settings
 
 
 def check_grid():
     """Main process only (jobs parse the workflow too, and must stay torch-free): every data
     set, architecture and configured objective by its key (a user's loss class is imported),
-    then every cell resolved as `wganbench train` will. Returns the resolved cells."""
+    then every cell resolved as `wganbench train` would. Returns {cell key: (where, resolved
+    config)}: what rule `cell` writes, once per seed, for `wganbench train --cell`."""
     if not workflow.is_main_process:
-        return []
+        return {}
     from wganbench.grid_checks import check_cells, check_grid_parts
 
     with one_line_errors():
         check_grid_parts(config)
-        return check_cells(checked_cells())
+        found = list(checked_cells())
+        resolved = check_cells((where, cell, grid) for _, where, cell, grid in found)
+    return {key: pair for (key, *_), pair in zip(found, resolved)}
+
+
+def resolved_cell(wildcards):
+    """The run's resolved config (rule `cell`'s params, so a change rewrites only its cells' files);
+    None in a job's process, which never resolves (and never runs rule `cell`)."""
+    found = RESOLVED_CELLS.get((wildcards.experiment, wildcards.dataset, wildcards.objective, wildcards.arch))
+    return None if found is None else {**found[1], "seed": int(wildcards.seed)}
+
+
+def cell_files(experiment):
+    """An experiment's resolved cell files, one per seed, data set, objective and architecture
+    left as wildcards."""
+    return [f"results/cells/{experiment}/{{dataset}}/{{objective}}/{{arch}}/seed{seed}.yaml"
+            for seed in experiment_seeds(experiment)]
 
 
 def check_data_roots():
@@ -94,7 +115,7 @@ def check_data_roots():
     from wganbench.grid_checks import check_data
 
     with one_line_errors():
-        check_data(RESOLVED_CELLS)
+        check_data(RESOLVED_CELLS.values())
 
 
 def cells():
@@ -142,16 +163,6 @@ def experiment_of(wildcards):
 def job_resources(wildcards):
     """The experiment's per-job resources, filled with the schema's defaults."""
     return experiment_of(wildcards)["resources"]
-
-
-def grid_file(wildcards):
-    """What `wganbench train --config` reads for one experiment x objective: the defaults merged
-    with the experiment's settings, and the objective's definition if the config defines it. One
-    file per pair, so editing one objective or experiment reruns only its cells."""
-    content = {"defaults": {**config["defaults"], **experiment_of(wildcards)["settings"]}}
-    if wildcards.objective in config["objectives"]:
-        content["objectives"] = {wildcards.objective: config["objectives"][wildcards.objective]}
-    return content
 
 
 def write_yaml(content, *paths):

@@ -7,13 +7,13 @@ rule evaluation_settings:
     # The `evaluation` block as a file (params-tracked: a change reruns every evaluation).
     localrule: True
     output:
-        settings="results/grid/evaluation.yaml",
+        settings="results/settings/evaluation.yaml",
     params:
         settings=lambda wc: config["evaluation"],
     log:
-        "results/logs/grid/evaluation.log",
+        "results/logs/settings/evaluation.log",
     benchmark:
-        "results/benchmarks/grid/evaluation.tsv"
+        "results/benchmarks/settings/evaluation.tsv"
     threads: 1
     resources:
         mem_mb=200,

@@ -1,26 +1,30 @@
-# Training jobs. An experiment with `ensemble: true` (the default) and several seeds trains all seeds
-# of a cell in one job (`wganbench train --seeds`, one batched ensemble, one start-up; a rule per
-# such experiment, since its outputs are its seeds' run folders); otherwise one job per seed.
+# Training jobs, each from its runs' resolved configs (rule `cell`). An experiment with `ensemble:
+# true` (the default) and several seeds trains all seeds of a cell in one job (`wganbench train
+# --cell` once per seed: one process, one start-up; a rule per such experiment, since its outputs
+# are its seeds' run folders); otherwise one job per seed.
 
 
-rule grid:
-    # The cell settings `wganbench train --config` reads (params-tracked, so only changed
-    # experiment x objective pairs rerun).
+rule cell:
+    # One run's fully resolved config, written by the main process, which resolved and checked it
+    # (params-tracked: editing an experiment or an objective rewrites only its cells' files, and
+    # only those runs train again). `wganbench train --cell` validates it and never resolves again.
+    # A shell command of a local rule runs in the main process, which holds the resolved cells (a
+    # `run:` block would run in a fresh process that does not resolve).
     localrule: True
     output:
-        grid="results/grid/{experiment}/{objective}.yaml",
+        cell=f"results/cells/{CELL}.yaml",
     params:
-        grid=grid_file,
+        cell=lambda wc: yaml.safe_dump(resolved_cell(wc), sort_keys=True),
     log:
-        "results/logs/grid/{experiment}/{objective}.log",
+        f"results/logs/cells/{CELL}.log",
     benchmark:
-        "results/benchmarks/grid/{experiment}/{objective}.tsv"
+        f"results/benchmarks/cells/{CELL}.tsv"
     threads: 1
     resources:
         mem_mb=200,
         runtime=1,
-    run:
-        write_yaml(params.grid, output.grid, log[0])
+    shell:
+        "printf '%s' {params.cell:q} > {output.cell:q} 2> {log:q}"
 
 
 rule train:
@@ -32,7 +36,7 @@ rule train:
     wildcard_constraints:
         experiment=one_of([name for name in config["experiments"] if name not in ensembled_experiments()]),
     input:
-        grid=rules.grid.output.grid,
+        cell=rules.cell.output.cell,
     output:
         status=f"{RUN}/status.json",
         config=f"{RUN}/config.yaml",
@@ -40,7 +44,6 @@ rule train:
         samples=f"{RUN}/samples.npz",
         png=f"{RUN}/samples.png",
     params:
-        iterations=lambda wc: experiment_of(wc)["iterations"],
         run_dir=lambda wc, output: os.path.dirname(output.status),
         # a rerun resumes from checkpoint.pt (kept: not an output), unless the cell's settings changed
         corrupt=["--restart-if-corrupt"] if config["restart_corrupt_checkpoints"] else [],
@@ -58,14 +61,11 @@ rule train:
     conda:
         "../../environment.yml"
     shell:
-        "wganbench train --objective {wildcards.objective:q} --arch {wildcards.arch:q}"
-        " --dataset {wildcards.dataset:q} --seed {wildcards.seed:q} --iterations {params.iterations:q}"
-        " --config {input.grid:q} --set threads={threads} --out {params.run_dir:q}"
+        "wganbench train --cell {input.cell:q} --threads {threads} --out {params.run_dir:q}"
         " --restart-if-changed {params.corrupt:q} > {log:q} 2>&1"
 
 
 for _experiment in ensembled_experiments():
-    _seeds = experiment_seeds(_experiment)
     _folders = seed_run_folders(_experiment)
 
     rule:
@@ -74,12 +74,11 @@ for _experiment in ensembled_experiments():
         group:
             "cells"
         input:
-            grid=f"results/grid/{_experiment}/{{objective}}.yaml",
+            cells=cell_files(_experiment),
         output:
             **{key: [f"{folder}/{name}" for folder in _folders] for key, name in RUN_FILES.items()},
         params:
-            iterations=config["experiments"][_experiment]["iterations"],
-            seeds=",".join(map(str, _seeds)),
+            cells=lambda wc, input: [part for path in input.cells for part in ("--cell", path)],
             out=lambda wc, _e=_experiment: RUN.replace("{experiment}", _e).format(
                 seed="{seed}", **{k: wc[k] for k in ("dataset", "objective", "arch")}),
             corrupt=["--restart-if-corrupt"] if config["restart_corrupt_checkpoints"] else [],
@@ -97,7 +96,5 @@ for _experiment in ensembled_experiments():
         conda:
             "../../environment.yml"
         shell:
-            "wganbench train --objective {wildcards.objective:q} --arch {wildcards.arch:q}"
-            " --dataset {wildcards.dataset:q} --seeds {params.seeds:q} --iterations {params.iterations:q}"
-            " --config {input.grid:q} --set threads={threads} --out {params.out:q}"
+            "wganbench train {params.cells:q} --threads {threads} --out {params.out:q}"
             " --restart-if-changed {params.corrupt:q} > {log:q} 2>&1"
