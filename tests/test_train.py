@@ -154,3 +154,55 @@ def test_every_objective_trains_on_toy_data(tmp_path: Path, dataset: str) -> Non
         status = train(cfg, tmp_path / objective)
         assert status["status"] == "completed", (objective, status)
         assert np.isfinite(samples(tmp_path / objective)).all()
+
+
+def test_a_resolved_cell_file_trains_as_it_is(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`wganbench train --cell` trains a run folder's config.yaml (what the workflow writes to
+    results/cells/) without resolving it again: the same numbers as the run it came from."""
+    from wganbench.cli import main
+
+    cfg = resolve_cell({**TOY, "iterations": 6}, overrides=parse_overrides(TOY_SETS))
+    train(cfg, tmp_path / "first")
+    cell = tmp_path / "first" / "config.yaml"
+    assert main(["train", "--cell", str(cell), "--threads", "1", "--out", str(tmp_path / "again")]) == 0
+    assert yaml.safe_load((tmp_path / "again" / "config.yaml").read_text()) == cfg
+    assert log_without_wall_time(tmp_path / "again" / "log.csv") == log_without_wall_time(tmp_path / "first" / "log.csv")
+    # a value resolution would never give stays as the file says: the file is not resolved again
+    odd = {**cfg, "critic_norm": "layer", "nz": 3, "seed": 5}
+    (tmp_path / "odd.yaml").write_text(yaml.safe_dump(odd))
+    other = {**cfg, "critic_norm": "layer", "nz": 3, "seed": 6}
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other))
+    capsys.readouterr()
+    out = str(tmp_path / "pair" / "seed{seed}")
+    assert main(["train", "--cell", str(tmp_path / "odd.yaml"), "--cell", str(tmp_path / "other.yaml"), "--out", out]) == 0
+    for seed in (5, 6):
+        run = tmp_path / "pair" / f"seed{seed}"
+        assert yaml.safe_load((run / "config.yaml").read_text())["nz"] == 3
+        assert json.loads((run / "provenance.json").read_text())["ensemble"]["seeds"] == [5, 6]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda cell: cell.pop("lipschitz"), r"--cell \S+/cell.yaml: config key 'lipschitz' is missing: not a resolved cell"),
+    (lambda cell: cell.update(n_critic=0), r"--cell \S+/cell.yaml: config key 'n_critic': 0 is less than the minimum of 1"),
+    (lambda cell: cell.update(loss="nowhere:Loss"), r"--cell \S+/cell.yaml: config key 'loss': cannot import module 'nowhere'"),
+])
+def test_a_bad_cell_file_is_refused_in_one_line(tmp_path: Path, change, message: str) -> None:
+    from wganbench.config import load_cells
+
+    cell = resolve_cell({**TOY, "iterations": 2}, overrides=parse_overrides(TOY_SETS))
+    change(cell)
+    (tmp_path / "cell.yaml").write_text(yaml.safe_dump(cell))
+    with pytest.raises(ConfigError, match=message):
+        load_cells([tmp_path / "cell.yaml"])
+
+
+def test_cells_of_one_process_differ_in_their_seed_only(tmp_path: Path) -> None:
+    from wganbench.config import load_cells
+
+    cell = resolve_cell({**TOY, "iterations": 2}, overrides=parse_overrides(TOY_SETS))
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(cell))
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump({**cell, "seed": 9, "mlp_hidden": 16}))
+    with pytest.raises(ConfigError, match=r"b.yaml: differs from the first cell in mlp_hidden; cells trained"):
+        load_cells([tmp_path / "a.yaml", tmp_path / "b.yaml"])
+    with pytest.raises(ConfigError, match=r"--cell \S+/c.yaml: no such file"):
+        load_cells([tmp_path / "c.yaml"])
