@@ -18,7 +18,7 @@ import numpy as np
 
 from wganbench.data import load_dataset
 from wganbench.evaluate import evaluate_run, values
-from wganbench.evaluate.extractor import _fit, extractor_path, train_extractor
+from wganbench.evaluate.classifier.files import _fit, extractor_path, train_extractor
 from wganbench.evaluate.toy import wasserstein1
 from wganbench.rundir import RunDir
 

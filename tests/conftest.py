@@ -217,7 +217,7 @@ CLASSIFIER_SIZE = 16  # the classifier works at 16x16 whatever the image size; s
 @pytest.fixture(scope="session")
 def classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with the trained digits classifier at 16 px, trained once per session."""
-    from wganbench.evaluate.extractor import extractor_path, train_extractor
+    from wganbench.evaluate.classifier.files import extractor_path, train_extractor
 
     folder = tmp_path_factory.mktemp("extractors")
     train_extractor("digits", CLASSIFIER_SIZE, extractor_path(folder, "digits", CLASSIFIER_SIZE))

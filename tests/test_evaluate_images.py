@@ -16,11 +16,11 @@ import torch_fidelity
 from wganbench.cli import main
 from wganbench.data import load_dataset
 from wganbench.evaluate import evaluate_run, values
-from wganbench.evaluate.extractor import extractor_path, load_extractor, train_extractor
-from wganbench.evaluate.extractors import ResolvedExtractor
+from wganbench.evaluate.classifier.files import extractor_path, load_extractor, train_extractor
+from wganbench.evaluate.extractor_choice import ResolvedExtractor
 from wganbench.evaluate.fidelity import ReferenceSet, fidelity_metrics, to_uint8_rgb
 from wganbench.evaluate.settings import resolve_settings
-from wganbench.evaluate.training import TrainingSettings, train_classifier
+from wganbench.evaluate.classifier.training import TrainingSettings, train_classifier
 from wganbench.registry import ConfigError
 from wganbench.rundir import RunDir
 

@@ -17,7 +17,7 @@ from torch_fidelity.helpers import text_to_dtype
 from wganbench.cli import main
 from wganbench.data import load_dataset
 from wganbench.evaluate import evaluate_run, inception
-from wganbench.evaluate.extractors import Target, resolve_extractor
+from wganbench.evaluate.extractor_choice import Target, resolve_extractor
 from wganbench.evaluate.settings import resolve_settings
 from wganbench.registry import ConfigError
 from wganbench.rundir import RunDir

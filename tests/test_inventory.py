@@ -11,7 +11,7 @@ import pytest
 from wganbench import inventory
 from wganbench.data import DATASETS, load_dataset
 from wganbench.data.images import TORCHVISION_SETS
-from wganbench.evaluate.extractor import VERSION, extractor_path
+from wganbench.evaluate.classifier.files import VERSION, extractor_path
 from wganbench.evaluate.families import FAMILIES
 from wganbench.models import CRITICS, GENERATORS
 from wganbench.objectives.losses import LOSSES

@@ -18,8 +18,8 @@ import torch_fidelity
 from scipy.spatial.distance import cdist
 
 from wganbench.data import load_dataset
-from wganbench.evaluate.extractor import extractor_path, load_extractor
-from wganbench.evaluate.extractors import ResolvedExtractor
+from wganbench.evaluate.classifier.files import extractor_path, load_extractor
+from wganbench.evaluate.extractor_choice import ResolvedExtractor
 from wganbench.evaluate.fidelity import ReferenceSet, fidelity_metrics, to_uint8_rgb
 from wganbench.evaluate.settings import resolve_settings
 

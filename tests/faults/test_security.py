@@ -23,7 +23,7 @@ from conftest import REPO, netguard
 
 from wganbench.cli import main
 from wganbench.evaluate import inception
-from wganbench.evaluate.extractors import Target, resolve_extractor
+from wganbench.evaluate.extractor_choice import Target, resolve_extractor
 from wganbench.evaluate.settings import resolve_settings
 from wganbench.rundir import CheckpointError, RunDir
 

@@ -28,8 +28,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _train_extractor(args: argparse.Namespace) -> int:
-    from .extractor import extractor_path, train_extractor
-    from .training import TrainingSettings
+    from .classifier.files import extractor_path, train_extractor
+    from .classifier.training import TrainingSettings
 
     out = args.out or extractor_path(schema()["properties"]["extractor_dir"]["default"], args.dataset,
                                      args.image_size)

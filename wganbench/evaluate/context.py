@@ -3,6 +3,8 @@ the data set, the reference samples, the feature extractor and the classifier.""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -12,12 +14,9 @@ import torch
 
 from ..data import DataSet, Reference, load_dataset
 from ..device import pick_device
-from .extractor import Extractor, ensure_extractor
-from .extractors import ResolvedExtractor, Target, resolve_extractor
+from .classifier.files import Extractor, ensure_extractor
+from .extractor_choice import ResolvedExtractor, Target, resolve_extractor
 from .fidelity import ReferenceSet, to_uint8_rgb
-
-DEFAULT_IMAGE_SIZE = 32
-
 
 @dataclass
 class Context:
@@ -31,8 +30,9 @@ class Context:
         return self.config["dataset"]
 
     @property
-    def image_size(self) -> int:
-        return int(self.config.get("image_size") or DEFAULT_IMAGE_SIZE)
+    def image_size(self) -> int | None:
+        """The resolved cell's image side (None for 2-D points): decided once, when the cell was resolved."""
+        return self.config["image_size"]
 
     @property
     def data_root(self) -> str | None:
@@ -72,8 +72,8 @@ class Context:
     def classifier(self) -> Extractor:
         extractor = ensure_extractor(self.settings["extractor_dir"], self.dataset_name, self.image_size,
                                      self.data_root, self.settings["train_extractor"])
-        extractor.model.to(self.device)
-        return extractor
+        # a copy on this device: the loaded file is shared by the process (load_extractor caches it)
+        return dataclasses.replace(extractor, model=copy.deepcopy(extractor.model).to(self.device))
 
     @cached_property
     def reference_modes(self) -> torch.Tensor:

@@ -19,8 +19,8 @@ import torch
 import torch_fidelity
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
-from . import feature_extractor  # noqa: F401  (registers wganbench-classifier with torch-fidelity)
-from .extractors import ResolvedExtractor
+from .classifier.fidelity_extractor import register as register_classifier
+from .extractor_choice import ResolvedExtractor
 
 # wganbench metric -> (torch-fidelity switch, [(our name, torch-fidelity result key), ...])
 OUTPUTS: dict[str, list[tuple[str, str]]] = {
@@ -94,6 +94,7 @@ def fidelity_metrics(generated: torch.Tensor, reference: ReferenceSet, extractor
         "isc_splits": isc_splits, "prc_neighborhood": settings["prc_neighborhood"],
         "rng_seed": settings["rng_seed"], "samples_shuffle": True,
     }
+    register_classifier()  # idempotent: torch-fidelity then knows wganbench-classifier
     raw = torch_fidelity.calculate_metrics(
         input1=UInt8Images(pixels), input2=UInt8Images(reference.pixels),
         input2_cache_name=reference.cache_name(extractor), cache=True, cache_root=settings["cache_dir"],

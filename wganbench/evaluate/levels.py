@@ -25,7 +25,7 @@ from ..rundir import write_json
 from .context import Context
 from .families import families_for
 from .records import values
-from .run import _Preparer, evaluate_batch
+from .run import Preparer, evaluate_batch
 
 FORMAT = "wganbench-levels/1"
 TRAIN_SPLIT_SEED = 1  # which train samples stand in for the perfect generator (any fixed seed)
@@ -46,7 +46,7 @@ def measure_levels(dataset: str, image_size: int | None, count: int, settings: M
     """Every metric of ``settings`` for the real and the constant generator of one data set."""
     ctx = Context({"dataset": dataset, "image_size": image_size, "data_root": data_root}, dict(settings))
     families = families_for(ctx.dataset.kind, settings["metrics"])
-    prepare = _Preparer(ctx, families)
+    prepare = Preparer(ctx, families)
     measured = {}
     for name, samples in level_samples(ctx, count).items():
         records = evaluate_batch(ctx, families, samples, None, None, f"level:{name}", prepare)

@@ -31,7 +31,7 @@ Selection = list[tuple[Family, list[str]]]
 Loaded = tuple[torch.Tensor | None, int | None, str | None]  # samples, iteration, why not measurable
 
 
-class _Preparer:
+class Preparer:
     """Resolves the families' extractors once, at the first batch that will be measured."""
 
     def __init__(self, ctx: Context, families: Selection) -> None:
@@ -82,7 +82,7 @@ def _subset(samples: torch.Tensor, count: int | None, seed: int) -> torch.Tensor
 
 
 def evaluate_batch(ctx: Context, families: Selection, samples: torch.Tensor | None, iteration: int | None,
-                   reason: str | None, samples_file: str, prepare: _Preparer) -> dict[str, dict]:
+                   reason: str | None, samples_file: str, prepare: Preparer) -> dict[str, dict]:
     """Every selected value of one sample batch (or every one marked unavailable, with ``reason``)."""
     names = [name for family, selected in families for name in family.value_names(selected)]
     if samples is None:
@@ -108,7 +108,7 @@ def evaluate_run(run_dir: str | Path, settings: Mapping[str, Any] | None = None)
     ctx = Context(run.read_config(), settings)
     families = families_for(ctx.dataset.kind, settings["metrics"])
     status = run.read_status() or {}
-    prepare = _Preparer(ctx, families)
+    prepare = Preparer(ctx, families)
     result: dict[str, Any] = {
         "format": FORMAT, "wganbench_version": __version__, "dataset": ctx.dataset_name,
         "run_status": status.get("status"), "run_status_reason": status.get("reason"),

@@ -9,13 +9,15 @@ passes Inception's: ``feature_extractor_weights_path``.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch_fidelity import register_feature_extractor
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.helpers import vassert
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
-from .extractor import load_extractor
+from .files import load_extractor
 
 NAME = "wganbench-classifier"
 DTYPES = {None: torch.float32, "float32": torch.float32, "float64": torch.float64}
@@ -33,7 +35,8 @@ class ClassifierFeatureExtractor(FeatureExtractorBase):
         vassert(feature_extractor_internal_dtype in DTYPES,
                 f"{NAME} runs in float32 or float64, not {feature_extractor_internal_dtype}")
         self.dtype = DTYPES[feature_extractor_internal_dtype]
-        self.classifier = load_extractor(feature_extractor_weights_path).model.to(self.dtype)
+        # a copy: the loaded file is shared by the process (load_extractor caches it)
+        self.classifier = copy.deepcopy(load_extractor(feature_extractor_weights_path).model).to(self.dtype)
         self.requires_grad_(False)
         self.eval()
 
@@ -62,10 +65,8 @@ class ClassifierFeatureExtractor(FeatureExtractorBase):
 
 
 def register() -> str:
-    """Register once per process (importing this module twice must not fail)."""
+    """Register with torch-fidelity, once per process (called where the metrics are computed;
+    importing this module registers nothing)."""
     if NAME not in FEATURE_EXTRACTORS_REGISTRY:
         register_feature_extractor(NAME, ClassifierFeatureExtractor)
     return NAME
-
-
-register()

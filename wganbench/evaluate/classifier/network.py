@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..registry import Registry
+from ...registry import Registry
 
 FEATURE_DIM = 64  # penultimate width: small enough for a well-conditioned covariance from ~300 images
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .classifier import ConvClassifier
+from .network import ConvClassifier
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from typing import Any
 from torch_fidelity.helpers import text_to_dtype
 
 from ..registry import ConfigError, Registry
-from .extractor import ensure_extractor
-from .feature_extractor import NAME as CLASSIFIER_NAME
+from .classifier.files import ensure_extractor
+from .classifier.fidelity_extractor import NAME as CLASSIFIER_NAME
 from .inception import inception_weights, sha256_file
 
 

@@ -19,11 +19,11 @@ from typing import Any
 
 import torch
 
-from ..data import load_dataset
-from ..inventory import EXTRACTOR_VERSION
-from ..registry import ConfigError, Registry
-from ..rundir import atomic_write
-from .classifier import FEATURE_DIM, ConvClassifier, ModeClassifier
+from ...data import load_dataset
+from ...inventory import EXTRACTOR_VERSION
+from ...registry import ConfigError, Registry
+from ...rundir import atomic_write
+from .network import FEATURE_DIM, ConvClassifier, ModeClassifier
 from .training import TrainingSettings, accuracy, train_classifier
 
 FILE_FORMAT = "wganbench-classifier"
@@ -132,8 +132,21 @@ def train_extractor(dataset: str, image_size: int, out: str | Path, data_root: s
 
 
 def load_extractor(path: str | Path, device: str | torch.device = "cpu") -> Extractor:
-    """Load and verify a classifier file; a foreign, stale or damaged file is a one-line error."""
+    """Load and verify a classifier file, once per process and file version (evaluation, the
+    extractor choice and torch-fidelity's feature extractor all ask for it); a foreign, stale or
+    damaged file is a one-line error."""
     path = Path(path)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"classifier file {path} does not exist; retrain it with `wganbench extractor "
+                          f"train` (--out {path})") from None
+    return _load_verified(path, stat.st_mtime_ns, stat.st_size, str(device))
+
+
+@lru_cache(maxsize=8)
+def _load_verified(path: Path, mtime_ns: int, size: int, device: str) -> Extractor:
+    """The file at ``path`` as it was at (mtime_ns, size): a rewritten file is loaded again."""
     retrain = f"retrain it with `wganbench extractor train` (--out {path})"
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
