@@ -12,7 +12,8 @@ import pytest
 import yaml
 from scipy import stats
 
-from wganbench.aggregate import (Settings, aggregate, bootstrap_interval, collect_runs, flatten_metrics, holm,
+from wganbench.evaluate.records import values as metric_values
+from wganbench.aggregate import (Settings, aggregate, bootstrap_interval, collect_runs, holm,
                                  rank_test, summarize)
 
 
@@ -46,7 +47,7 @@ def test_rank_test_is_scipys_two_sided_mann_whitney() -> None:
 def test_flatten_metrics_takes_values_of_records_only() -> None:
     metrics = {"format": "wganbench-metrics/1", "fid": {"value": 12.5, "available": True, "protocol": {"n": 3}},
                "w1": {"value": None, "available": False, "reason": "diverged"}, "curves": []}
-    flat = flatten_metrics(metrics)
+    flat = metric_values(metrics)
     assert flat["fid"] == 12.5 and math.isnan(flat["w1"]) and set(flat) == {"fid", "w1"}
 
 

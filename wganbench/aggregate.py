@@ -19,12 +19,12 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import stats
 
 from .outcomes import Threshold, outcome, threshold_from_levels
 from .registry import ConfigError
-from .rundir import COMPLETED, RunDir, read_json
+from .evaluate.records import values as metric_values
+from .rundir import COMPLETED, RunDir, atomic_write_text, read_json
 
 MISSING = "missing"  # a run folder without status.json: listed, never counted as a result
 
@@ -51,17 +51,6 @@ class Settings:
 
 
 # --- runs.csv ------------------------------------------------------------------------------------
-
-def is_record(entry: Any) -> bool:
-    """A metrics.json value: {"value": v | null, "available": bool, ...} (wganbench.evaluate.records)."""
-    return isinstance(entry, dict) and "value" in entry and "available" in entry
-
-
-def flatten_metrics(metrics: dict) -> dict[str, float]:
-    """Final values by metric name; unavailable ones (a diverged run's NaN samples) are NaN."""
-    return {name: math.nan if entry["value"] is None else float(entry["value"])
-            for name, entry in metrics.items() if is_record(entry)}
-
 
 def read_benchmark(path: Path) -> dict[str, float]:
     """The last row of a Snakemake benchmark TSV (a retried job appends rows)."""
@@ -110,7 +99,7 @@ def run_row(run_dir: Path, runs_root: Path, benchmarks_root: Path | None) -> dic
         row.update({column: bench.get(field, math.nan) for field, column in columns.items()})
     if metrics is None and status["status"] == COMPLETED:
         row["reason"] = "not evaluated: no metrics.json"
-    for name, value in flatten_metrics(metrics or {}).items():
+    for name, value in metric_values(metrics or {}).items():
         row[name if name not in INFO_COLUMNS else f"metric.{name}"] = value
     return row
 
@@ -208,7 +197,7 @@ def _log_curves(run: RunDir) -> Iterator[dict]:
 def _metric_curves(metrics: dict) -> Iterator[dict]:
     """Metric curves of metrics.json: its ``curves`` list of {"iteration": i, name: record, ...}."""
     for point in metrics.get("curves", []):
-        for name, value in flatten_metrics(point).items():
+        for name, value in metric_values(point).items():
             yield {"source": "metrics", "variable": name, "iteration": int(point["iteration"]), "value": value}
 
 
@@ -304,7 +293,7 @@ def metric_statistics(values: np.ndarray, settings: Settings) -> dict[str, float
 
 # --- files ---------------------------------------------------------------------------------------
 
-def write_table(frame: pd.DataFrame, out: Path, name: str, csv_too: bool = True) -> list[Path]:
+def write_parquet_and_csv(frame: pd.DataFrame, out: Path, name: str, csv_too: bool = True) -> list[Path]:
     """``name``.parquet (and .csv); written whole, then renamed, so readers never see half a table."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -339,16 +328,11 @@ def aggregate(run_dirs: Iterable[Path], runs_root: Path, out: Path, settings: Se
     """Write runs, summary, levels and curves tables (and runs.html) into ``out``."""
     levels = read_levels(level_files)
     runs = collect_runs(run_dirs, runs_root, benchmarks_root, thresholds_of(levels))
-    written = write_table(runs, out, "runs")
-    written += write_table(levels_table(levels), out, "levels")
-    written += write_table(summarize(runs, settings), out, "summary")
-    written += write_table(collect_curves(runs), out, "curves", csv_too=False)
-    (out / "runs.html").write_text(runs_html(runs))
+    written = write_parquet_and_csv(runs, out, "runs")
+    written += write_parquet_and_csv(levels_table(levels), out, "levels")
+    written += write_parquet_and_csv(summarize(runs, settings), out, "summary")
+    written += write_parquet_and_csv(collect_curves(runs), out, "curves", csv_too=False)
+    atomic_write_text(out / "runs.html", runs_html(runs))
     written.append(out / "runs.html")
     return written
 
-
-def settings_from_file(path: Path | None) -> Settings:
-    """The ``aggregate`` block of a workflow config file (defaults where absent)."""
-    block = (yaml.safe_load(path.read_text()) or {}).get("aggregate", {}) if path else {}
-    return Settings(**block)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 
+
 class Diverged(Exception):
     """A loss is not finite or the critic output exploded at generator iteration ``iteration``."""
 
@@ -108,8 +109,3 @@ def is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
         return True
     return isinstance(exc, RuntimeError) and any(m in str(exc).lower() for m in OUT_OF_MEMORY_MARKERS)
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[-1] if text else type(exc).__name__)[:200]

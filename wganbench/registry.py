@@ -16,6 +16,12 @@ class ConfigError(ValueError):
     """Bad user input. The message is one line that names the key and says what to do."""
 
 
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception as a short line inside a one-line message: its first non-empty line, or its type."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:limit]
+
+
 class Registry(Generic[T]):
     """A name -> factory map with clear errors listing the valid choices."""
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import yaml
 
-from .registry import ConfigError
+from .registry import ConfigError, one_line
 
 LOG_FIELDS = ["iteration", "critic_loss", "generator_loss", "distance_estimate", "critic_grad_norm",
               "critic_steps", "wall_seconds"]
@@ -38,13 +38,8 @@ class CheckpointError(CorruptFileError):
     """A checkpoint that cannot be read; the message names the file and the way out."""
 
 
-def read_failure(exc: BaseException) -> str:
-    """The first line of a reader's exception, short enough for a one-line error."""
-    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-
-
 def unreadable(path: Path, exc: BaseException, repair: str) -> CorruptFileError:
-    return CorruptFileError(f"{path} is unreadable ({read_failure(exc)}); {repair}")
+    return CorruptFileError(f"{path} is unreadable ({one_line(exc, 120)}); {repair}")
 
 
 def read_json_object(path: Path, repair: str) -> dict:
@@ -166,7 +161,7 @@ class RunDir:
             return torch.load(self.checkpoint, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for truncated or foreign files
             raise CheckpointError(
-                f"checkpoint {self.checkpoint} is unreadable ({read_failure(exc)}); delete it or rerun with "
+                f"checkpoint {self.checkpoint} is unreadable ({one_line(exc, 120)}); delete it or rerun with "
                 "--restart (workflow: restart_corrupt_checkpoints: true) to train this cell from iteration 0"
             ) from None
 

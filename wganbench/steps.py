@@ -19,8 +19,9 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from .device import autocast, pick_device, prepare_model
-from .divergence import Diverged, DivergenceGuard, OutputMonitor, check_bound, check_finite, checks_each_step, one_line
+from .divergence import Diverged, DivergenceGuard, OutputMonitor, check_bound, check_finite, checks_each_step
 from .objectives import Batch, Objective, build_optimizer
+from .registry import one_line
 from .rundir import COMPLETED, RunDir
 
 ONE_BY_ONE, VMAP = "sequential", "vmap"

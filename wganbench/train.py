@@ -27,10 +27,10 @@ from tqdm import tqdm
 from . import provenance
 from .data import is_toy, load_dataset
 from .device import pick_device, to_device
-from .divergence import Diverged, is_out_of_memory, one_line
+from .divergence import Diverged, is_out_of_memory
 from .models import build_critic, build_generator
 from .objectives import Objective, build_objective
-from .registry import ConfigError
+from .registry import ConfigError, one_line
 from .resume import RESUME_INDEPENDENT, resume_point, start_run_folder
 from .rundir import DIVERGED, FAILED, RunDir, write_json
 from .sample_plot import image_grid_png, scatter_png

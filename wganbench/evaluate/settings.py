@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import ValidationError
 
 from ..registry import ConfigError
 from ..schema import first_error, load_schema, refuse_non_finite
+from ..schema_messages import format_error
 
 SCHEMA_FILE = "evaluation.schema.yaml"
 CONFIG_KEY = "evaluation"  # where the settings live in a workflow config file
@@ -34,18 +34,8 @@ def resolve_settings(settings: Mapping[str, Any] | None = None,
     refuse_non_finite(resolved, CONFIG_KEY)
     error = first_error(schema(), resolved)
     if error is not None:
-        raise ConfigError(_one_line(error))
+        raise ConfigError(format_error(error, CONFIG_KEY))  # the grid config's one-line messages
     return resolved
-
-
-def _one_line(error: ValidationError) -> str:
-    path = ".".join(str(part) for part in error.absolute_path)
-    message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
-    if error.validator == "additionalProperties":  # name the unknown key itself, and the known ones
-        known = schema()["properties"]
-        path = min(set(error.instance) - set(known))
-        message = f"unknown setting; choose from {', '.join(known)}"
-    return f"config key '{CONFIG_KEY}{'.' + path if path else ''}': {message}"
 
 
 def read_settings_file(path: str | Path) -> dict:
