@@ -19,7 +19,8 @@ def test_dcgan_64_matches_the_official_code_counts() -> None:
     shape = (3, 64, 64)
     generator = build_generator({**BASE, "arch": "dcgan"}, shape)
     critic = build_critic(BASE, shape)
-    # REFERENCES.md 1.2: DCGAN_G 3,574,784 weights (+1,920 BN); DCGAN_D 2,763,776 (+1,792 BN)
+    # martinarjovsky/WassersteinGAN models/dcgan.py at 64x64, ngf=ndf=64, nz=100: DCGAN_G 3,574,784
+    # weights (+1,920 BN); DCGAN_D 2,763,776 (+1,792 BN)
     assert conv_weights(generator) == 3_574_784
     assert count_parameters(generator) == 3_574_784 + 1_920
     assert conv_weights(critic) == 2_763_776

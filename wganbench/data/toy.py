@@ -1,4 +1,4 @@
-"""Toy 2-D data sets, generated as the WGAN-GP toy code does (REFERENCES.md section 2.2)."""
+"""Toy 2-D data sets, generated as the WGAN-GP toy code does (igul222/improved_wgan_training, gan_toy.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""DCGAN generator and critic as in the WGAN paper's code (REFERENCES.md 1.2), and the paper's
-figure-6 generator without batch norm and with a constant number of filters (REFERENCES.md 1.3).
+"""DCGAN generator and critic as in the WGAN paper's code (martinarjovsky/WassersteinGAN,
+models/dcgan.py: every conv without bias), and the paper's figure-6 generator without batch norm
+and with a constant number of filters (Arjovsky et al. 2017, fig. 6; the official DCGAN_G_nobn
+keeps the pyramid of filters, WGAN-GP's WGANPaper_CrippledDCGANGenerator has 64 throughout).
 
 All convolutions are 4x4 without bias; image sizes are powers of two from 16 up.
 """

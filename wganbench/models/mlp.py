@@ -1,6 +1,7 @@
 """ReLU MLPs: the WGAN paper's figure-7 image generator and critic, and the WGAN-GP toy networks.
 
-Choice recorded (REFERENCES.md 7.2): the paper says "4 hidden layers and 512 units", the code has
+Choice recorded (Arjovsky et al. 2017, figs. 3 and 7, against martinarjovsky/WassersteinGAN
+models/mlp.py): the paper says "4 hidden layers and 512 units", the code has
 three hidden layers and no tanh. We follow the paper's text for images (4 hidden ReLU layers of
 512, tanh output so samples live in the data's [-1, 1]) and the WGAN-GP toy code for 2-D data
 (3 hidden ReLU layers of 512, linear output).

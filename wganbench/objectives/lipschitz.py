@@ -53,7 +53,8 @@ LIPSCHITZ: Registry[type[LipschitzMethod]] = Registry("Lipschitz method", allow_
 class WeightClipping(LipschitzMethod):
     """Clamp every critic parameter to [-c, c] after each critic step (WGAN algorithm 1).
 
-    Choice recorded (REFERENCES.md 7.5): the official code clamps before each step instead; the
+    Choice recorded: algorithm 1 of Arjovsky et al. 2017 clips after the step; the official code
+    (martinarjovsky/WassersteinGAN, main.py) clamps before each step instead; the
     two differ only in whether the generator sees weights one RMSProp step outside the box.
     """
 

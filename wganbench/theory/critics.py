@@ -52,7 +52,7 @@ CRITICS: Registry[CriticSpec] = Registry("theory critic")
 # its 5e-5 so that the weights reach the clipping box within a few hundred steps.
 CRITICS.add("critic_clip", CriticSpec("WGAN critic (weight clipping 0.01)", "wasserstein", {"clip": 0.01},
                                       {"name": "rmsprop", "lr": 1e-3}))
-# WGAN-GP's λ = 10 with Adam(β1 = 0.5, β2 = 0.9) (REFERENCES.md 2.1, the toy code's β1).
+# WGAN-GP's λ = 10 with Adam(β1 = 0.5, β2 = 0.9) (Gulrajani et al. 2017, §4 and app. E; β1 of gan_toy.py).
 CRITICS.add("critic_gp", CriticSpec("WGAN-GP critic (λ = 10)", "wasserstein", {"gradient_penalty": {"weight": 10.0}}))
 # The minimax GAN discriminator D = sigmoid(v); the loss's estimate is the JS lower bound.
 CRITICS.add("discriminator", CriticSpec("GAN discriminator", "minimax", None,

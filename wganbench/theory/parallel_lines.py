@@ -30,7 +30,8 @@ def _off_zero(value: float) -> Callable[[np.ndarray], np.ndarray]:
 
 
 # Closed forms from the definitions (WGAN paper section 2, example 1); JS with the 1/2 weights
-# (REFERENCES.md 1.6: log 2 off theta = 0, not the 2 log 2 of the unweighted v3 text).
+# (Arjovsky et al. 2017, example 1: log 2 off theta = 0, the usual half-weighted JS; the v3 text's
+# definition without the 1/2 factors would give 2 log 2).
 CLOSED_FORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "tv": _off_zero(1.0),
     "kl": _off_zero(math.inf),  # KL(P0||P_theta) = KL(P_theta||P0)
