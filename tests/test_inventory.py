@@ -13,6 +13,7 @@ from wganbench.data import DATASETS, load_dataset
 from wganbench.data.images import TORCHVISION_SETS
 from wganbench.evaluate.classifier.files import VERSION, extractor_path
 from wganbench.evaluate.families import FAMILIES
+from wganbench.figures import FIGURES
 from wganbench.models import CRITICS, GENERATORS
 from wganbench.objectives.losses import LOSSES
 from wganbench.schema import load_schema
@@ -25,6 +26,7 @@ def test_registries_hold_exactly_the_inventorys_names() -> None:
     assert set(GENERATORS) == set(CRITICS) == set(inventory.ARCHITECTURES)
     assert set(EXPERIMENTS) == set(inventory.THEORY_EXPERIMENTS)
     assert {name: FAMILIES.get(name).kind for name in FAMILIES} == inventory.METRIC_FAMILIES
+    assert set(FIGURES) == {*inventory.FIGURES, "samples"}
     assert VERSION == inventory.EXTRACTOR_VERSION and extractor_path("x", "digits", 16).name == "digits-16px-v1.pt"
 
 

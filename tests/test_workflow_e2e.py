@@ -15,13 +15,14 @@ import pandas as pd
 import pytest
 import yaml
 
+from wganbench import inventory
 from wganbench.aggregate import INFO_COLUMNS
 
 from conftest import TEST_CONFIG, WorkflowRun, missing_setup, snakemake
 
 pytestmark = pytest.mark.slow
 
-FIGURES = ["curves", "estimate-vs-quality", "estimate-tracking", "distributions", "success"]
+FIGURES = list(inventory.FIGURES)
 EXPERIMENTS = {"toy", "architectures", "unstable", "custom"}
 CATEGORIES = ["Scorecard", "Samples", "Metrics", "Tables", "Theory"]
 

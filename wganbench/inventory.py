@@ -49,6 +49,9 @@ THEORY_EXPERIMENTS: dict[str, str] = {
 # metric family -> the data it measures ("image" or "toy"); wganbench.evaluate.families has the code
 METRIC_FAMILIES: dict[str, str] = {"fidelity": "image", "image-modes": "image", "w1": "toy", "toy-modes": "toy"}
 
+# figures of every experiment (wganbench.figures draws them; sample grids are one per experiment)
+FIGURES = ("curves", "estimate-vs-quality", "estimate-tracking", "distributions", "success")
+
 # the offline classifier's file version (<dataset>-<size>px-v<N>.pt): bump whenever the network,
 # its training or the file's layout changes, and every workflow retrains it
 EXTRACTOR_VERSION = 1

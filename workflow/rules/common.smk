@@ -15,7 +15,7 @@ from wganbench import inventory
 
 RUN = "results/runs/{experiment}/{dataset}/{objective}/{arch}/seed{seed}"
 CELL = "{experiment}/{dataset}/{objective}/{arch}/seed{seed}"
-FIGURES = ["curves", "estimate-vs-quality", "estimate-tracking", "distributions", "success"]
+FIGURES = inventory.FIGURES
 # 2-D data sets (no feature extractor) and image sets without labels (no offline classifier: use
 # feature_extractor inception-v3-compat), from wganbench's torch-free inventory
 TOY_DATASETS = inventory.datasets_of_kind(inventory.POINTS)
