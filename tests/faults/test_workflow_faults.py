@@ -55,7 +55,10 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     try:
         locks = workflow.workdir / ".snakemake" / "locks"
         assert wait_for(lambda: locks.exists() and any(locks.iterdir()), first), workflow.output()
-        second = workflow.run(*CORES, TABLES, timeout=120)
+        # with the README's --rerun-incomplete, as a user resuming would type it: without it, a second
+        # snakemake that plans while the first has jobs running may stop at their incomplete
+        # outputs before it reaches the lock
+        second = workflow.run(*CORES, "--rerun-incomplete", TABLES, timeout=120)
         returncode = first.wait(timeout=600)
     finally:
         if first.poll() is None:

@@ -23,6 +23,8 @@ rule cell:
     resources:
         mem_mb=200,
         runtime=1,
+    conda:
+        "../../environment.yml"
     shell:
         "printf '%s' {params.cell:q} > {output.cell:q} 2> {log:q}"
 
