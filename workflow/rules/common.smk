@@ -93,6 +93,12 @@ def check_grid():
         check_grid_parts(config)
         found = list(checked_cells())
         resolved = check_cells((where, cell, grid) for _, where, cell, grid in found)
+    for (key, *_), (where, cfg) in zip(found, resolved):
+        # file paths (extractor, levels) look the image size up without resolving (jobs do not
+        # resolve): it must be the size the run was resolved to
+        if cfg["image_size"] is not None and cfg["image_size"] != experiment_setting(key[0], "image_size"):
+            raise WorkflowError(f"{where}: image_size {cfg['image_size']} resolved, but the workflow's "
+                                f"lookup gives {experiment_setting(key[0], 'image_size')}; report this as a bug")
     return {key: pair for (key, *_), pair in zip(found, resolved)}
 
 
