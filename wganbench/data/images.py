@@ -4,6 +4,9 @@ torchvision sets read from a data root on a cluster. Images are float tensors in
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -193,13 +196,52 @@ def _cifar10(root: str, split: str, transform: object):
 
 def _lsun_bedroom(root: str, split: str, transform: object):
     from torchvision.datasets import LSUN
-    return LSUN(root, classes=["bedroom_train" if split == "train" else "bedroom_val"], transform=transform)
+
+    # torchvision writes the list of LMDB keys to "_cache_<root letters>" in the working directory:
+    # keep it beside the data, or in wganbench's cache folder when the data root is read-only
+    with working_directory(lsun_cache_dir(Path(root))):
+        return LSUN(str(Path(root).resolve()), classes=["bedroom_train" if split == "train" else "bedroom_val"],
+                    transform=transform)
+
+
+def lsun_cache_dir(root: Path) -> Path:
+    """Where torchvision's LSUN key list is kept: the data root if writable, else
+    $XDG_CACHE_HOME/wganbench/lsun (~/.cache/...), so a read-only working directory works."""
+    if os.access(root, os.W_OK):
+        return root
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wganbench" / "lsun"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+class ImagesOnly(torch.utils.data.Dataset):
+    """A data set's images with a placeholder label: the default collate refuses the ``None``
+    targets torchvision returns when asked for none (CelebA with ``target_type=[]``)."""
+
+    def __init__(self, dataset: torch.utils.data.Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.dataset[index][0], -1
 
 
 def _celeba(root: str, split: str, transform: object):
     from torchvision.datasets import CelebA
-    return CelebA(root, split="train" if split == "train" else "test", target_type=[], transform=transform,
-                  download=False)
+    return ImagesOnly(CelebA(root, split="train" if split == "train" else "test", target_type=[],
+                             transform=transform, download=False))
 
 
 def _image_folder(root: str, split: str, transform: object):
@@ -217,7 +259,9 @@ TORCHVISION_SETS = {
                                  "download bedroom_train_lmdb and bedroom_val_lmdb with the LSUN tools "
                                  "(github.com/fyu/lsun) into the root"),
     "celeba": _torchvision("celeba", 3, None, _celeba,
-                           "place img_align_celeba/ and list_eval_partition.txt under <root>/celeba"),
+                           "place img_align_celeba/ and its five annotation files (list_eval_partition.txt, "
+                           "identity_CelebA.txt, list_attr_celeba.txt, list_bbox_celeba.txt, "
+                           "list_landmarks_align_celeba.txt) under <root>/celeba"),
     "image-folder": _torchvision("image-folder", 3, None, _image_folder,
                                  "point it at a folder of class sub-folders (optionally train/ and test/)"),
 }
