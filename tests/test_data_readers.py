@@ -11,6 +11,7 @@ Each image is one flat grey level, so after resize, crop and normalisation every
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import struct
@@ -149,3 +150,40 @@ def test_reader_loads_its_on_disk_format(name: str, tmp_path: Path, monkeypatch:
     assert (test.labels is not None) == labelled
     if name == "lsun-bedroom":
         assert not list(tmp_path.glob("_cache_*")) and list(root.glob("_cache_*"))
+
+
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_the_uint8_cache_gives_the_readers_batches_bit_for_bit(name: str, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    from wganbench.cli import main
+
+    write, _, md5_module = WRITERS[name]
+    root = tmp_path / "data"
+    root.mkdir()
+    write(root)
+    if md5_module is not None:
+        monkeypatch.setattr(f"{md5_module}.check_integrity", existence_only)
+    args = ["data-cache", "--dataset", name, "--image-size", str(SIZE), "--data-root", str(root),
+            "--out", str(tmp_path / "cache"), "--workers", "0"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["counts"] == {"train": TRAIN, "test": TEST}
+    reader = load_dataset(name, image_size=SIZE, data_root=str(root), workers=0)
+    cached = load_dataset(name, image_size=SIZE, data_root=str(root), data_cache=str(tmp_path / "cache"))
+    assert type(cached).__name__ == "CachedImages" and cached.sample_shape == reader.sample_shape
+    for index in range(3):
+        assert torch.equal(cached.batch(4, seed=5, index=index), reader.batch(4, seed=5, index=index)), index
+    for split, count in (("test", None), ("train", 3)):
+        a, b = cached.reference(split, count=count, seed=2), reader.reference(split, count=count, seed=2)
+        assert torch.equal(a.samples, b.samples)
+        assert (a.labels is None and b.labels is None) or torch.equal(a.labels, b.labels)
+
+
+def test_a_missing_or_foreign_cache_is_a_one_line_error(tmp_path: Path) -> None:
+    from wganbench.registry import ConfigError
+
+    root = tmp_path / "data"
+    root.mkdir()
+    write_image_folder(root)
+    with pytest.raises(ConfigError, match=r"config key 'data_cache': \S+image-folder-8px holds no complete cache"):
+        load_dataset("image-folder", image_size=SIZE, data_root=str(root), data_cache=str(tmp_path / "none"))

@@ -57,6 +57,19 @@ def _seed_list(text: str) -> list[int]:
     return seeds
 
 
+def _data_cache(args: argparse.Namespace) -> int:
+    from .data import load_dataset
+    from .data.cache import build_cache, cache_folder
+    from .data.images import TorchvisionImages
+
+    source = load_dataset(args.dataset, image_size=args.image_size, data_root=args.data_root, workers=args.workers)
+    if not isinstance(source, TorchvisionImages):
+        raise ConfigError(f"--dataset {args.dataset}: only data sets read from a data root are cached "
+                          "(the others are generated or held in memory)")
+    print(json.dumps(build_cache(source, cache_folder(args.out, args.dataset, args.image_size))))
+    return 0
+
+
 def _theory(args: argparse.Namespace) -> int:
     from .theory import EXPERIMENTS
 
@@ -96,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--restart-if-corrupt", action="store_true",
                        help="start over when the checkpoint is unreadable (else an error naming it)")
     train.set_defaults(func=_train)
+
+    cache = sub.add_parser("data-cache", help="decode a torchvision data set once into uint8 arrays (cell key data_cache)")
+    cache.add_argument("--dataset", required=True, help="mnist, cifar10, lsun-bedroom, celeba or image-folder")
+    cache.add_argument("--image-size", type=int, required=True)
+    cache.add_argument("--data-root", required=True, help="the data set's folder, as the cell's data_root")
+    cache.add_argument("--out", required=True, help="cache folder (the cell's data_cache); <dataset>-<size>px/ goes in it")
+    cache.add_argument("--workers", type=int, default=4, help="decoding processes")
+    cache.set_defaults(func=_data_cache)
 
     from .theory import EXPERIMENTS  # names only: the experiments' modules load on first use
 

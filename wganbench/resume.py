@@ -15,7 +15,7 @@ from .rundir import DIVERGED, CheckpointError, RunDir, write_json
 
 # keys that do not change what a run computes: a checkpoint written under other values resumes
 RESUME_INDEPENDENT = frozenset({"iterations", "checkpoint_every", "device", "threads", "workers", "channels_last",
-                                "compile", "ensemble_method"})
+                                "compile", "ensemble_method", "data_cache"})
 
 
 def resume_point(run: RunDir, cfg: dict, restart: bool, restart_if_changed: bool,

@@ -93,7 +93,7 @@ def train_members(cfgs: list[dict], folders: list[Path], flags: dict, progress: 
     device = pick_device(cfg["device"])
     make_deterministic(cfg)
     dataset = load_dataset(cfg["dataset"], image_size=cfg["image_size"], data_root=cfg["data_root"],
-                           workers=cfg["workers"])
+                           workers=cfg["workers"], data_cache=cfg["data_cache"])
     objective = build_objective(cfg)
     dataset = dataset.to(device)  # small sets keep their tensors on the device: a batch is an index
     opened = [open_member(c, folder, flags, dataset, objective, device) for c, folder in zip(cfgs, folders)]

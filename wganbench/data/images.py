@@ -137,8 +137,12 @@ class TorchvisionImages(DataSet):
 
     def split(self, split: str) -> torch.utils.data.Dataset:
         if split not in self._cache:
-            self._cache[split] = self._make(str(self._root), split, self.transform)
+            self._cache[split] = self.raw_split(split, self.transform)
         return self._cache[split]
+
+    def raw_split(self, split: str, transform: object) -> torch.utils.data.Dataset:
+        """The split read with another transform (the uint8 cache's, which stops before ToTensor)."""
+        return self._make(str(self._root), split, transform)
 
     def _load(self, dataset: torch.utils.data.Dataset, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, indices.tolist()),
@@ -173,12 +177,16 @@ class TorchvisionImages(DataSet):
 
 def _torchvision(name: str, channels: int, num_modes: int | None,
                  make: Callable[[str, str, object], torch.utils.data.Dataset], how_to_get: str):
-    def factory(image_size: int = 64, data_root: str | None = None, workers: int = 4, **_: object):
+    def factory(image_size: int = 64, data_root: str | None = None, workers: int = 4,
+                data_cache: str | None = None, **_: object):
         if not data_root:
             raise ConfigError(f"config key 'data_root': data set {name!r} needs a data root; {how_to_get}")
         root = Path(data_root).expanduser()
         if not root.exists():
             raise ConfigError(f"config key 'data_root': {root} does not exist for data set {name!r}; {how_to_get}")
+        if data_cache:  # the decoded uint8 copy (wganbench.data.cache): same batches, no PIL per image
+            from .cache import CachedImages, cache_folder
+            return CachedImages(cache_folder(data_cache, name, image_size), name, image_size)
         return TorchvisionImages(name, make, root, image_size, channels, num_modes, workers)
 
     return factory

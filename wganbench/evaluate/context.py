@@ -40,7 +40,8 @@ class Context:
 
     @cached_property
     def dataset(self) -> DataSet:
-        return load_dataset(self.dataset_name, image_size=self.image_size, data_root=self.data_root)
+        return load_dataset(self.dataset_name, image_size=self.image_size, data_root=self.data_root,
+                            data_cache=self.config.get("data_cache"))
 
     @cached_property
     def device(self) -> torch.device:
