@@ -50,7 +50,7 @@ def test_grid_objectives_compose_parts_and_override_builtins() -> None:
 
 @pytest.mark.parametrize("cell, overrides, message", [
     ({"objective": "wgna"}, [], r"config key 'objective': unknown objective 'wgna'; choose one of cramer, .*wgan-gp"),
-    ({"arch": "resnet"}, [], r"config key 'arch': unknown architecture 'resnet'; choose one of dcgan, dcgan-nobn, mlp"),
+    ({"arch": "resnet"}, [], r"config key 'arch': unknown architecture 'resnet'; choose one of dcgan, dcgan-nobn, mlp, standard-cnn"),
     ({"dataset": "lsun"}, [], r"config key 'dataset': unknown dataset 'lsun'; choose one of"),
     ({"iterations": "many"}, [], r"config key 'iterations': 'many' is not of type 'integer'"),
     ({}, ["optimizer.lr=-0.1"], r"config key 'optimizer.lr': -0.1 is less than or equal to the minimum of 0"),

@@ -70,3 +70,32 @@ def test_gradient_penalty_critic_uses_layer_norm_not_batch_norm() -> None:
     assert any(isinstance(m, nn.GroupNorm) and m.num_groups == 1 for m in critic.modules())
     wgan = resolve_cell({"objective": "wgan", "arch": "dcgan", "dataset": "digits", "iterations": 1})
     assert wgan["critic_norm"] == "batch"
+
+
+def test_standard_cnn_is_sngan_table_3() -> None:
+    """Miyato et al. 2018, table 3 (CIFAR-10, M = 32): parameter counts by the table's layer list,
+    shapes, leaky ReLU 0.1, no normalisation in the SN critic, and its own critic by default."""
+    import torch
+    from torch import nn
+
+    from wganbench.config import resolve_cell
+    from wganbench.models import build_critic, build_generator, count_parameters
+
+    cfg = resolve_cell({"objective": "sngan", "arch": "standard-cnn", "dataset": "digits", "iterations": 1},
+                       overrides={"image_size": 32, "nz": 128})
+    assert cfg["critic"] == "standard-cnn" and cfg["critic_norm"] == "none"
+    generator, critic = build_generator(cfg, (3, 32, 32)), build_critic(cfg, (3, 32, 32))
+    dense = 128 * 4 * 4 * 512 + 4 * 4 * 512 + 2 * 512  # z -> 4x4x512, bias, BN
+    deconvs = sum(a * b * 16 + b + 2 * b for a, b in ((512, 256), (256, 128), (128, 64)))  # + bias + BN
+    assert count_parameters(generator) == dense + deconvs + (64 * 3 * 9 + 3)
+    convs = [(3, 64, 3), (64, 64, 4), (64, 128, 3), (128, 128, 4), (128, 256, 3), (256, 256, 4), (256, 512, 3)]
+    assert count_parameters(critic) == sum(a * b * k * k + b for a, b, k in convs) + (4 * 4 * 512 + 1)
+    images = generator(torch.randn(5, 128))
+    assert images.shape == (5, 3, 32, 32) and images.abs().max() <= 1
+    assert critic(images).shape == (5, 1)
+    slopes = {m.negative_slope for m in critic.modules() if isinstance(m, nn.LeakyReLU)}
+    assert slopes == {0.1} and not any(isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) for m in critic.modules())
+    # table 2's "Batch Norm" row: the standard GAN with BN after every critic convolution but the first
+    batch_norm = resolve_cell({"objective": "nsgan", "arch": "standard-cnn", "dataset": "digits", "iterations": 1},
+                              overrides={"image_size": 32, "critic_norm": "batch"})
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in build_critic(batch_norm, (3, 32, 32)).modules()) == 6

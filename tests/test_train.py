@@ -136,7 +136,7 @@ SMALL = ["ngf=8", "ndf=8", "mlp_hidden=32", "batch_size=8", "sample_count=16", "
 
 
 @pytest.mark.parametrize("size", [16, 32])
-@pytest.mark.parametrize("arch", ["dcgan", "dcgan-nobn", "mlp"])
+@pytest.mark.parametrize("arch", ["dcgan", "dcgan-nobn", "mlp", "standard-cnn"])
 def test_every_objective_trains_on_digits(tmp_path: Path, arch: str, size: int) -> None:
     for objective in OBJECTIVES:
         cfg = resolve_cell({"objective": objective, "arch": arch, "dataset": "digits", "iterations": 2},

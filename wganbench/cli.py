@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "instead of --objective/--arch/--dataset/--iterations/--config/--set; given once "
                             "per seed, the seeds train in one process (--out must contain {seed})")
     train.add_argument("--objective", help="built-in or configured objective name")
-    train.add_argument("--arch", help="generator architecture: dcgan, dcgan-nobn, mlp")
+    train.add_argument("--arch", help="generator architecture: dcgan, dcgan-nobn, mlp, standard-cnn")
     train.add_argument("--critic", default=None, help="critic architecture (default: the paper's pairing)")
     train.add_argument("--dataset")
     seeds = train.add_mutually_exclusive_group()

@@ -225,7 +225,7 @@ def check_loss_methods(loss: object) -> None:
 
 def _derive(cfg: dict) -> None:
     from .data import is_toy
-    from .models import IMAGE_ONLY
+    from .models import DEFAULT_CRITIC_NORM, IMAGE_ONLY, paired_critic
     from .objectives.lipschitz import build_lipschitz, critic_norm_for
 
     toy = is_toy(cfg["dataset"])
@@ -238,7 +238,7 @@ def _derive(cfg: dict) -> None:
     if cfg["nz"] is None:
         cfg["nz"] = 2 if toy else 100
     if cfg["critic"] is None:
-        cfg["critic"] = "mlp" if toy else "dcgan"
+        cfg["critic"] = "mlp" if toy else paired_critic(cfg["arch"])
     if toy:
         cfg["image_size"] = None
         for key in ("arch", "critic"):
@@ -247,7 +247,7 @@ def _derive(cfg: dict) -> None:
                                   f"data set {cfg['dataset']!r} is 2-D points, use 'mlp'")
     required = critic_norm_for(build_lipschitz(cfg["lipschitz"]))
     if cfg["critic_norm"] == "auto":
-        cfg["critic_norm"] = required or "batch"
+        cfg["critic_norm"] = required or DEFAULT_CRITIC_NORM.get(cfg["critic"], "batch")
     elif required and cfg["critic_norm"] == "batch":
         raise ConfigError(f"config key 'critic_norm': batch norm is not allowed with lipschitz "
                           f"{cfg['lipschitz']!r} (per-sample penalty); use 'layer' or 'none'")

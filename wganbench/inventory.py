@@ -34,7 +34,7 @@ DATASETS: dict[str, str] = {
 TORCHVISION_DATASETS = ("mnist", "cifar10", "lsun-bedroom", "celeba", "image-folder")
 
 # generator architectures; a critic of the same name pairs with each ("critic: null")
-ARCHITECTURES: dict[str, str] = {"dcgan": IMAGES, "dcgan-nobn": IMAGES, "mlp": "any"}
+ARCHITECTURES: dict[str, str] = {"dcgan": IMAGES, "dcgan-nobn": IMAGES, "mlp": "any", "standard-cnn": IMAGES}
 
 # theory experiment name -> module of wganbench.theory
 THEORY_EXPERIMENTS: dict[str, str] = {

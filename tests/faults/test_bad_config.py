@@ -81,7 +81,7 @@ CASES: dict[str, Case] = {
     "unknown-objective": Case(grid(objectives="[nsgan, wgan-pg]"), (
         "experiments.toy.objectives.1", "unknown objective 'wgan-pg'", "define it under 'objectives'")),
     "unknown-architecture": Case(grid(archs="[mlp, resnet]"), (
-        "experiments.toy.archs.1", "unknown architecture 'resnet'", "choose one of dcgan, dcgan-nobn, mlp")),
+        "experiments.toy.archs.1", "unknown architecture 'resnet'", "choose one of dcgan, dcgan-nobn, mlp, standard-cnn")),
     "unknown-dataset": Case(grid(datasets="[lsun]"), (
         "experiments.toy.datasets.0", "unknown dataset 'lsun'", "choose one of")),
     "unknown-optimizer": Case(objective("{loss: wasserstein, optimizer: {name: adamw, lr: 1.0e-4}}"), (

@@ -14,6 +14,7 @@ from torch import nn
 from ..registry import Registry
 from .dcgan import DCGANCritic, DCGANGenerator, dcgan_init
 from .mlp import MLPCritic, MLPGenerator
+from .standard_cnn import StandardCNNCritic, StandardCNNGenerator
 
 GeneratorFactory = Callable[[dict, tuple[int, ...]], nn.Module]
 CriticFactory = Callable[[dict, tuple[int, ...], int], nn.Module]
@@ -47,6 +48,11 @@ def _mlp_generator(cfg: dict, shape: tuple[int, ...]) -> nn.Module:
     return MLPGenerator(cfg["nz"], shape, cfg["mlp_hidden"], depth=4, tanh=True)
 
 
+@GENERATORS.register("standard-cnn")
+def _standard_cnn_generator(cfg: dict, shape: tuple[int, ...]) -> nn.Module:
+    return StandardCNNGenerator(shape[-1], cfg["nz"], shape[0], cfg["ngf"])
+
+
 @CRITICS.register("dcgan")
 def _dcgan_critic(cfg: dict, shape: tuple[int, ...], out_features: int) -> nn.Module:
     net = DCGANCritic(shape[-1], shape[0], cfg["ndf"], norm=cfg["critic_norm"], out_features=out_features)
@@ -66,7 +72,20 @@ def _mlp_critic(cfg: dict, shape: tuple[int, ...], out_features: int) -> nn.Modu
     return MLPCritic(shape, cfg["mlp_hidden"], depth=3, out_features=out_features)
 
 
-IMAGE_ONLY = frozenset({"dcgan", "dcgan-nobn"})
+@CRITICS.register("standard-cnn")
+def _standard_cnn_critic(cfg: dict, shape: tuple[int, ...], out_features: int) -> nn.Module:
+    return StandardCNNCritic(shape[-1], shape[0], cfg["ndf"], norm=cfg["critic_norm"], out_features=out_features)
+
+
+IMAGE_ONLY = frozenset({"dcgan", "dcgan-nobn", "standard-cnn"})
+# the critic an image generator is paired with by default (critic: null), and the critic's own
+# normalisation under critic_norm: auto when the Lipschitz method does not decide it
+PAIRED_CRITIC = {"standard-cnn": "standard-cnn"}  # every other image generator: the WGAN paper's DCGAN critic
+DEFAULT_CRITIC_NORM = {"dcgan": "batch", "standard-cnn": "none"}
+
+
+def paired_critic(arch: str) -> str:
+    return PAIRED_CRITIC.get(arch, "dcgan")
 
 
 def build_generator(cfg: dict, shape: tuple[int, ...]) -> nn.Module:
