@@ -242,17 +242,17 @@ def test_scorecard_files(tmp_path: Path) -> None:
 def test_a_method_with_several_settings_is_scored_by_its_best(tmp_path: Path) -> None:
     """SN-GAN table 2 reports each method at its best Adam setting: `objective` (or `better` /
     `worse`) may list the settings; the one with the best mean metric stands for the method."""
-    runs = runs_table({("sn-A", "a"): learned([30.0, 31.0, 29.5]), ("sn-B", "a"): learned([20.0, 20.4, 19.8]),
-                       ("clip-A", "a"): learned([45.0, 44.0, 46.0]), ("clip-B", "a"): learned([60.0, 61.0, 59.0])})
+    runs = runs_table({("sn-a", "a"): learned([30.0, 31.0, 29.5]), ("sn-b", "a"): learned([20.0, 20.4, 19.8]),
+                       ("clip-a", "a"): learned([45.0, 44.0, 46.0]), ("clip-b", "a"): learned([60.0, 61.0, 59.0])})
     source = tables(runs, tmp_path)
     spec = {"experiment": "e", "dataset": "d", "arch": "a", "metric": "fid"}
-    assert source.best_setting(spec, ["sn-A", "sn-B"]) == "sn-B"
-    assert source.best_setting({**spec, "lower_is_better": False}, ["sn-A", "sn-B"]) == "sn-A"
-    published = {"rule": "published", **spec, "objective": ["sn-A", "sn-B"], "value": 20.0, "band": 2.0}
-    ordering = {"rule": "ordering", **spec, "better": ["sn-A", "sn-B"], "worse": ["clip-A", "clip-B"],
+    assert source.best_setting(spec, ["sn-a", "sn-b"]) == "sn-b"
+    assert source.best_setting({**spec, "lower_is_better": False}, ["sn-a", "sn-b"]) == "sn-a"
+    published = {"rule": "published", **spec, "objective": ["sn-a", "sn-b"], "value": 20.0, "band": 2.0}
+    ordering = {"rule": "ordering", **spec, "better": ["sn-a", "sn-b"], "worse": ["clip-a", "clip-b"],
                 "lower_is_better": True}
     found = decide([claim(published, "published"), claim(ordering, "ordering")], source, alpha=0.05)
     assert found[0].verdict == "reproduced" and found[0].parts[0].effect == pytest.approx(np.mean([20.0, 20.4, 19.8]))
     assert found[1].parts[0].effect == pytest.approx(45.0 - np.mean([20.0, 20.4, 19.8]))
     entry = {"id": "best", "source": SOURCE, "statement": "s", "tested_by": ["config/config.yaml"], "test": published}
-    assert check_catalogue({"claims": [entry]}, "mine.yaml")[0].test["objective"] == ["sn-A", "sn-B"]
+    assert check_catalogue({"claims": [entry]}, "mine.yaml")[0].test["objective"] == ["sn-a", "sn-b"]
