@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import copy_workflow, snakemake
 
@@ -54,10 +56,45 @@ def test_bad_config_stops_before_any_job(workdir: Path, home: Path, case: str) -
     assert not (workdir / "results").exists(), "a job ran before the config was refused"
 
 
-def test_default_and_paper_configs_validate(workdir: Path, home: Path) -> None:
-    for config in ("config/config.yaml", "config/paper.yaml", "config/test.yaml"):
+def test_default_and_test_configs_plan(workdir: Path, home: Path) -> None:
+    for config in ("config/config.yaml", "config/test.yaml"):
         result = snakemake(workdir, "-n", "--quiet", "rules", "--configfile", config, env=dict(os.environ))
         assert result.returncode == 0, f"{config}:\n{result.stderr[-3000:]}"
+
+
+PAPER_GRIDS = ["config/paper.yaml", "config/sngan-table2.yaml"]
+
+
+def planned_jobs(output: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, resources) of every job a dry run lists."""
+    jobs = []
+    for match in re.finditer(r"^\s*(?:local)?rule (\w+):$(.*?)^\s*resources: ([^\n]*)$", output, re.M | re.S):
+        resources = dict(part.split("=", 1) for part in match.group(3).split(", ") if "=" in part)
+        jobs.append((match.group(1), resources))
+    return jobs
+
+
+@pytest.mark.parametrize("config", PAPER_GRIDS)
+def test_paper_grid_plans_on_slurm(workdir: Path, home: Path, config: str) -> None:
+    """Each paper grid dry-runs under the SLURM profile: one cell file, train and evaluate job per
+    run, a GPU, memory and hours for each training job, and checkpoints often enough that a job
+    stopped at its time limit (SIGUSR1 five minutes ahead, then a retry) loses little."""
+    result = snakemake(workdir, "-n", "--profile", "workflow/profiles/slurm", "--configfile", config,
+                       env=dict(os.environ))
+    assert result.returncode == 0, result.stderr[-3000:]
+    grid = yaml.safe_load((workdir / config).read_text())
+    runs = sum(len(e["datasets"]) * len(e["objectives"]) * len(e["archs"]) * len(e.get("seeds", grid["seeds"]))
+               for e in grid["experiments"].values())
+    jobs = planned_jobs(result.stdout + result.stderr)
+    counts = {rule: sum(1 for name, _ in jobs if name == rule) for rule in ("cell", "train", "evaluate", "aggregate")}
+    assert counts == {"cell": runs, "train": runs, "evaluate": runs, "aggregate": 1}, counts
+    for name, resources in jobs:
+        if name == "train":
+            assert resources["gpu"] == "1" and int(resources["mem_mb"]) >= 8000 and int(resources["runtime"]) >= 60
+            assert "--signal=USR1@300" in resources["slurm_extra"]
+    for experiment in grid["experiments"].values():
+        every = {**grid["defaults"], **experiment.get("settings", {})}["checkpoint_every"]
+        assert every <= experiment["iterations"] / 10, "fewer than 10 checkpoints a run"
 
 
 def test_lint_is_clean(workdir: Path, home: Path) -> None:

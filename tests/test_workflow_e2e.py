@@ -124,7 +124,7 @@ def test_tiny_grid_scorecard_lists_every_claim_with_reasons(local_run: WorkflowR
     # theory the tiny grid does not run, and the paper grid, are "not run here" with the config that runs them
     assert verdicts["bellemare-biased-wasserstein-gradients"] == "not run here"
     paper = claims.set_index("claim").loc["sngan-table2-cifar10-fid"]
-    assert paper["verdict"] == "not run here" and "config/paper.yaml" in paper["reason"]
+    assert paper["verdict"] == "not run here" and "config/sngan-table2.yaml" in paper["reason"]
     # the parallel-lines theory runs in the tiny grid too, and decides its claim
     assert verdicts["wgan-example1-parallel-lines"] in {"reproduced", "contradicted"}
     scorecard = (local_run.results / "scorecard.md").read_text()

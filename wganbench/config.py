@@ -264,4 +264,4 @@ def check_data_root(cfg: dict) -> None:
 
     factory = TORCHVISION_SETS.get(cfg["dataset"])
     if factory is not None:
-        factory(image_size=cfg["image_size"], data_root=cfg["data_root"], workers=0)
+        factory(image_size=cfg["image_size"], data_root=cfg["data_root"], workers=0, data_cache=cfg.get("data_cache"))
