@@ -86,8 +86,10 @@ def test_paper_grid_plans_on_slurm(workdir: Path, home: Path, config: str) -> No
     runs = sum(len(e["datasets"]) * len(e["objectives"]) * len(e["archs"]) * len(e.get("seeds", grid["seeds"]))
                for e in grid["experiments"].values())
     jobs = planned_jobs(result.stdout + result.stderr)
-    counts = {rule: sum(1 for name, _ in jobs if name == rule) for rule in ("cell", "train", "evaluate", "aggregate")}
-    assert counts == {"cell": runs, "train": runs, "evaluate": runs, "aggregate": 1}, counts
+    rules = ("cell", "train", "evaluate", "aggregate", "data_cache")
+    counts = {rule: sum(1 for name, _ in jobs if name == rule) for rule in rules}
+    # one uint8 cache: each grid reads one torchvision data set at one size
+    assert counts == {"cell": runs, "train": runs, "evaluate": runs, "aggregate": 1, "data_cache": 1}, counts
     for name, resources in jobs:
         if name == "train":
             assert resources["gpu"] == "1" and int(resources["mem_mb"]) >= 8000 and int(resources["runtime"]) >= 60

@@ -216,6 +216,29 @@ def experiment_setting(name, key):
     return merged.get(key, cell_default(key))
 
 
+def dataset_setting(dataset, key):
+    """A cell key of the first experiment that reads ``dataset`` (its data_root or data_cache: what
+    the extractor, levels and cache jobs of that data set read too)."""
+    for name, experiment in config["experiments"].items():
+        if dataset in experiment["datasets"]:
+            return experiment_setting(name, key)
+    return cell_default(key)
+
+
+def data_root_args(wildcards):
+    """`--data-root ROOT` for jobs that read a torchvision data set (extractor, levels, cache)."""
+    root = dataset_setting(wildcards.dataset, "data_root")
+    return ["--data-root", root] if root and wildcards.dataset in inventory.TORCHVISION_DATASETS else []
+
+
+def data_cache_file(wildcards):
+    """The decoded uint8 cache a run reads (cell key data_cache), made by rule data_cache first."""
+    folder = experiment_setting(wildcards.experiment, "data_cache")
+    if not folder or wildcards.dataset not in inventory.TORCHVISION_DATASETS:
+        return []
+    return f"{folder}/{wildcards.dataset}-{experiment_setting(wildcards.experiment, 'image_size')}px/manifest.json"
+
+
 def level_files():
     """The reference levels every run's outcome is decided by: one file per data set x image size x
     sample count of the grid (wganbench.outcomes)."""

@@ -25,6 +25,8 @@ rule evaluation_settings:
 rule extractor:
     output:
         f"{EXTRACTORS}/{{dataset}}-{{size}}px-v{EXTRACTOR_VERSION}.pt",
+    params:
+        data=data_root_args,
     log:
         "results/logs/extractor/{dataset}-{size}px.log",
     benchmark:
@@ -37,7 +39,7 @@ rule extractor:
         "../../environment.yml"
     shell:
         "wganbench extractor train --dataset {wildcards.dataset:q} --image-size {wildcards.size:q}"
-        " --out {output:q} > {log:q} 2>&1"
+        " {params.data:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule levels:
@@ -52,6 +54,7 @@ rule levels:
         LEVELS,
     params:
         overrides=lambda wc, input: ["--set", "train_extractor=false"] if input.extractor else [],
+        data=data_root_args,
     log:
         "results/logs/levels/{dataset}-{size}px-n{samples}.log",
     benchmark:
@@ -65,6 +68,7 @@ rule levels:
     shell:
         "wganbench evaluate-levels --dataset {wildcards.dataset:q} --image-size {wildcards.size:q}"
         " --count {wildcards.samples:q} --out {output:q} --settings-file {input.settings:q} {params.overrides:q}"
+        " {params.data:q}"
         " > {log:q} 2>&1"
 
 
@@ -81,6 +85,7 @@ rule evaluate:
         samples=f"{RUN}/samples.npz",
         settings=rules.evaluation_settings.output.settings,
         extractor=extractor_file,
+        data=data_cache_file,
     output:
         metrics=f"{RUN}/metrics.json",
     params:
@@ -115,6 +120,7 @@ for _experiment in ensembled_experiments():
             samples=[f"{folder}/samples.npz" for folder in _folders],
             settings=rules.evaluation_settings.output.settings,
             extractor=lambda wc, _e=_experiment: extractor_file(SimpleNamespace(experiment=_e, **dict(wc.items()))),
+            data=lambda wc, _e=_experiment: data_cache_file(SimpleNamespace(experiment=_e, **dict(wc.items()))),
         output:
             metrics=[f"{folder}/metrics.json" for folder in _folders],
         params:
@@ -134,3 +140,27 @@ for _experiment in ensembled_experiments():
         shell:
             "wganbench evaluate {params.run_dirs:q} --settings-file {input.settings:q} {params.overrides:q}"
             " > {log:q} 2>&1"
+
+
+rule data_cache:
+    # a torchvision data set decoded once into uint8 arrays at one image size, which the runs whose
+    # cell sets data_cache read instead of decoding with PIL (wganbench/data/cache.py)
+    wildcard_constraints:
+        dataset=one_of(inventory.TORCHVISION_DATASETS),
+    output:
+        "{cache}/{dataset}-{size}px/manifest.json",
+    params:
+        data=data_root_args,
+    log:
+        "results/logs/data-cache/{cache}/{dataset}-{size}px.log",
+    benchmark:
+        "results/benchmarks/data-cache/{cache}/{dataset}-{size}px.tsv"
+    threads: 8
+    resources:
+        mem_mb=16000,
+        runtime=600,
+    conda:
+        "../../environment.yml"
+    shell:
+        "wganbench data-cache --dataset {wildcards.dataset:q} --image-size {wildcards.size:q} {params.data:q}"
+        " --out {wildcards.cache:q} --workers {threads} > {log:q} 2>&1"

@@ -39,6 +39,7 @@ rule train:
         experiment=one_of([name for name in config["experiments"] if name not in ensembled_experiments()]),
     input:
         cell=rules.cell.output.cell,
+        data=data_cache_file,
     output:
         status=f"{RUN}/status.json",
         config=f"{RUN}/config.yaml",
@@ -77,6 +78,7 @@ for _experiment in ensembled_experiments():
             "cells"
         input:
             cells=cell_files(_experiment),
+            data=lambda wc, _e=_experiment: data_cache_file(SimpleNamespace(experiment=_e, **dict(wc.items()))),
         output:
             **{key: [f"{folder}/{name}" for folder in _folders] for key, name in RUN_FILES.items()},
         params:
