@@ -147,6 +147,7 @@ def test_metrics_record_their_protocol_and_repeat_exactly(workspace: dict, tmp_p
     assert protocol["reference"]["split"] == "test" and protocol["reference"]["count"] == 360
     assert protocol["generated_count"] == 300 and protocol["iteration"] == 700
     assert protocol["kid_subset_size"] == 200 and protocol["internal_dtype"] == "float32"
+    assert protocol["resize"].startswith("area averaging to the classifier's resolution")
     found = values(first)
     assert set(found) >= {"isc", "fid", "kid", "precision", "recall", "modes_covered", "mode_kl"}
     assert found["modes_covered"] == 10 and found["isc"] > 5

@@ -39,6 +39,19 @@ class ResolvedExtractor:
     requested_dtype: str  # torch-fidelity's feature_extractor_internal_dtype
     internal_dtype: str  # the dtype the extractor really runs in
 
+    @property
+    def resize(self) -> str:
+        """How the images reach the network's input size (part of what makes an FID comparable)."""
+        return RESIZE.get(self.name, "unknown")
+
+
+# the images go in as uint8 RGB at the run's size; each network resizes them its own way
+RESIZE = {
+    "inception-v3-compat": "torch-fidelity InceptionV3: bilinear to 299x299 as TensorFlow 1.x does "
+                           "(interpolate_bilinear_2d_like_tensorflow1x), as the papers' TF FID code",
+    "wganbench-classifier": "area averaging to the classifier's resolution (16 px for digits), none when equal",
+}
+
 
 def requested_dtype(settings: Mapping[str, Any]) -> str:
     return "float64" if settings["float64"] else "float32"

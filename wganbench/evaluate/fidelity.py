@@ -107,6 +107,7 @@ def fidelity_metrics(generated: torch.Tensor, reference: ReferenceSet, extractor
         "library": "torch-fidelity", "library_version": torch_fidelity.__version__,
         "feature_extractor": extractor.name, "weights_file": extractor.weights_path.name,
         "weights_sha256": extractor.weights_sha256, "internal_dtype": extractor.internal_dtype,
+        "resize": extractor.resize,
         "internal_dtype_requested": extractor.requested_dtype,
         "feature_layers": {metric: extractor_class.get_default_feature_layer_for_metric(metric) for metric in which},
         "reference": reference.describe(), "generated_count": n_gen,
