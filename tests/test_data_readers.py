@@ -119,14 +119,21 @@ WRITERS: dict[str, tuple[Callable[[Path], None], int, str | None]] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(WRITERS))
-def test_reader_loads_its_on_disk_format(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write, channels, md5_module = WRITERS[name]
+def written(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The data root of ``name``'s tiny set, written in its format (the real files' MD5 checks patched)."""
+    write, _, md5_module = WRITERS[name]
     root = tmp_path / "data"
     root.mkdir()
     write(root)
     if md5_module is not None:
         monkeypatch.setattr(f"{md5_module}.check_integrity", existence_only)
+    return root
+
+
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_reader_loads_its_on_disk_format(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    channels = WRITERS[name][1]
+    root = written(name, tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)  # LSUN's key cache must land beside the data, not here
     data = load_dataset(name, image_size=SIZE, data_root=str(root), workers=0)
 
@@ -158,12 +165,7 @@ def test_the_uint8_cache_gives_the_readers_batches_bit_for_bit(name: str, tmp_pa
                                                                capsys: pytest.CaptureFixture) -> None:
     from wganbench.cli import main
 
-    write, _, md5_module = WRITERS[name]
-    root = tmp_path / "data"
-    root.mkdir()
-    write(root)
-    if md5_module is not None:
-        monkeypatch.setattr(f"{md5_module}.check_integrity", existence_only)
+    root = written(name, tmp_path, monkeypatch)
     args = ["data-cache", "--dataset", name, "--image-size", str(SIZE), "--data-root", str(root),
             "--out", str(tmp_path / "cache"), "--workers", "0"]
     assert main(args) == 0
