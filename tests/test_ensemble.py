@@ -207,3 +207,18 @@ def test_auto_method_trains_members_one_after_another_on_the_cpu_bit_identical_t
     train({**cfg, "seed": 1}, tmp_path / "single")
     for name in LOGGED:
         assert [row[name] for row in log(tmp_path / "seed1")] == [row[name] for row in log(tmp_path / "single")]
+
+
+def test_relativistic_loss_with_r1_and_r2_members_equal_separate_runs(tmp_path: Path) -> None:
+    """R3GAN's composition (RpGAN + R1 + R2) runs inside vmap: the penalties' functional path."""
+    grid = {"objectives": {"rp-r1r2": {"loss": "relativistic_pairing", "lipschitz": {"r1": 1.0, "r2": 1.0},
+                                       "optimizer": {"name": "adam", "lr": 2.0e-4, "betas": [0.5, 0.99]},
+                                       "n_critic": 1}}}
+    cfg = resolve_cell({"objective": "rp-r1r2", "arch": "mlp", "dataset": "8gaussians", "iterations": 3}, grid,
+                       overrides=parse_overrides(SMALL))
+    statuses = train_seeds(cfg, SEEDS, str(tmp_path / "ensemble" / "seed{seed}"))
+    assert [s["status"] for s in statuses] == ["completed", "completed"]
+    assert json.loads((tmp_path / "ensemble" / "seed0" / "provenance.json").read_text())["ensemble"]["method"] == "vmap"
+    for seed in SEEDS:
+        train({**cfg, "seed": seed}, tmp_path / "single" / f"seed{seed}")
+        assert_close_runs(tmp_path / "ensemble" / f"seed{seed}", tmp_path / "single" / f"seed{seed}")

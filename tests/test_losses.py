@@ -142,3 +142,41 @@ def test_wgan_warmup_schedule() -> None:
     assert steps[:25] == [100] * 25 and steps[25] == 5 and steps[500] == 100 and steps[1000] == 100
     assert sum(s == 100 for s in steps) == 27
     assert Objective(build_loss("wasserstein"), [], 5, None).critic_steps(0) == 5
+
+
+def identity_critic(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def test_relativistic_losses_by_hand() -> None:
+    """RpGAN pairs each real score with a fake one; RaGAN compares each score with the other side's
+    mean (Jolicoeur-Martineau 2019). Generator losses read the real batch as well."""
+    sp = softplus
+    batch = Batch(REAL, [FAKE])
+    pairing = build_loss("relativistic_pairing")
+    close(pairing.critic_loss_from_scores(REAL, FAKE), (sp(-(0.5 - 2.0)) + sp(-(-1.0 - 0.0))) / 2)
+    close(pairing.generator_loss(identity_critic, batch), (sp(-(2.0 - 0.5)) + sp(-(0.0 + 1.0))) / 2)
+    average = build_loss("relativistic_average")
+    real_mean, fake_mean = -0.25, 1.0
+    critic = np.mean([sp(-(r - fake_mean)) for r in (0.5, -1.0)]) + np.mean([sp(f - real_mean) for f in (2.0, 0.0)])
+    generator = np.mean([sp(-(f - real_mean)) for f in (2.0, 0.0)]) + np.mean([sp(r - fake_mean) for r in (0.5, -1.0)])
+    close(average.critic_loss_from_scores(REAL, FAKE), critic)
+    close(average.generator_loss(identity_critic, batch), generator)
+    # the generator wants its fakes scored above the reals: its loss falls as they rise
+    for loss in (pairing, average):
+        low = loss.generator_loss(identity_critic, Batch(REAL, [FAKE - 1]))
+        high = loss.generator_loss(identity_critic, Batch(REAL, [FAKE + 1]))
+        assert float(high) < float(low)
+
+
+@pytest.mark.parametrize("name, on", [("r1", "real"), ("r2", "fake")])
+def test_zero_centred_penalties_are_gamma_half_the_squared_gradient_norm(name: str, on: str) -> None:
+    """Mescheder et al. 2018: R1 = gamma/2 E_real ||grad D||^2, R2 the same on generated samples.
+    With D(x) = x_0^2 the gradient is (2 x_0, 0), so the penalty is gamma/2 * mean(4 x_0^2)."""
+    (method,) = build_lipschitz({name: 3.0})
+    real, fake = torch.tensor([[1.0, 5.0], [2.0, -1.0]]), torch.tensor([[3.0, 0.0], [0.5, 2.0]])
+    square = lambda x: x[:, 0] ** 2  # noqa: E731
+    found = method.penalty(build_loss("nonsaturating"), square, Batch(real, [fake]), torch.Generator())
+    x0 = (real if on == "real" else fake)[:, 0]
+    close(found, 1.5 * float((4 * x0**2).mean()))
+    assert method.ensemble_safe and method.critic_norm is None and method.draw(real, torch.Generator()) is None

@@ -101,6 +101,40 @@ class GradientPenalty(LipschitzMethod):
         return self.weight * (excess**2).mean()
 
 
+class ZeroCentredPenalty(LipschitzMethod):
+    """Mescheder et al. 2018's R1 (on real samples) and R2 (on generated ones): weight/2 E||grad_x f(x)||^2,
+    with ``weight`` their gamma. No random numbers; no constraint on the critic's normalisation."""
+
+    ensemble_safe = True
+    on = "real"
+
+    def __init__(self, weight: float = 10.0) -> None:
+        self.weight = float(weight)
+
+    def penalty_from(self, loss: Loss, critic: nn.Module, batch: Batch, drawn: torch.Tensor | None,
+                     functional: bool = False) -> torch.Tensor:
+        x = (batch.real if self.on == "real" else batch.fake).detach()
+        if functional:  # inside vmap: func.vjp, as the gradient penalty does
+            values, pullback = torch.func.vjp(lambda inputs: loss.critic_value(critic, inputs, batch), x)
+            (grad,) = pullback(torch.ones_like(values))
+        else:
+            x = x.requires_grad_(True)
+            (grad,) = torch.autograd.grad(loss.critic_value(critic, x, batch).sum(), x, create_graph=True)
+        return 0.5 * self.weight * grad.flatten(1).pow(2).sum(dim=1).mean()
+
+
+@LIPSCHITZ.register("r1")
+class R1Penalty(ZeroCentredPenalty):
+    ensemble_safe = True
+    on = "real"
+
+
+@LIPSCHITZ.register("r2")
+class R2Penalty(ZeroCentredPenalty):
+    ensemble_safe = True
+    on = "fake"
+
+
 @LIPSCHITZ.register("spectral_norm")
 class SpectralNorm(LipschitzMethod):
     """Miyato et al.: every critic conv/linear weight divided by its largest singular value,

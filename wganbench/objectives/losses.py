@@ -176,6 +176,42 @@ class FDivergenceLoss(Loss):
         return -self.divergence.conjugate_of_activation(fake).mean()
 
 
+@LOSSES.register("relativistic_pairing")
+class RelativisticPairingLoss(Loss):
+    """RpGAN (Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024): each real sample is paired with a
+    fake one. Critic: E softplus(-(D(x) - D(G(z)))); generator: the mirror image,
+    E softplus(-(D(G(z)) - D(x))). The generator's loss reads the real batch too."""
+
+    ensemble_safe = True  # only calls critic(x) and torch ops: runs per member inside vmap
+
+    def critic_loss_from_scores(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return F.softplus(-(real - fake)).mean()
+
+    def generator_loss(self, critic: nn.Module, batch: Batch) -> torch.Tensor:
+        real = self.critic_value(critic, batch.real, batch).detach()
+        return F.softplus(-(self.critic_value(critic, batch.fake, batch) - real)).mean()
+
+
+@LOSSES.register("relativistic_average")
+class RelativisticAverageLoss(Loss):
+    """RaGAN (Jolicoeur-Martineau 2019, eq. for RaSGAN): each score against the other side's mean.
+    Critic: E_r softplus(-(D(x) - E D(G(z)))) + E_f softplus(D(G(z)) - E D(x)); generator: the same
+    with real and fake swapped."""
+
+    ensemble_safe = True  # only calls critic(x) and torch ops: runs per member inside vmap
+
+    @staticmethod
+    def _both(better: torch.Tensor, worse: torch.Tensor) -> torch.Tensor:
+        return F.softplus(-(better - worse.mean())).mean() + F.softplus(worse - better.mean()).mean()
+
+    def critic_loss_from_scores(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return self._both(real, fake)
+
+    def generator_loss(self, critic: nn.Module, batch: Batch) -> torch.Tensor:
+        real = self.critic_value(critic, batch.real, batch).detach()
+        return self._both(self.critic_value(critic, batch.fake, batch), real)
+
+
 @LOSSES.register("cramer")
 class CramerLoss(Loss):
     """Cramér GAN (Bellemare et al. 2017, algorithm 1), with h the critic network's vector output.
