@@ -90,13 +90,18 @@ def train_members(cfgs: list[dict], folders: list[Path], flags: dict, progress: 
     """The cells ``cfgs`` (one cell, one seed each) into ``folders``; ``ensemble``: recorded in
     each member's provenance (None for a single run)."""
     cfg = cfgs[0]
+    # where each run starts, before anything is loaded: a finished run returns its status at once
+    points = [(c, RunDir(folder), *resume_point(RunDir(folder), c, **flags)) for c, folder in zip(cfgs, folders)]
+    if all(finished is not None for *_, finished in points):
+        return [finished for *_, finished in points]
     device = pick_device(cfg["device"])
     make_deterministic(cfg)
     dataset = load_dataset(cfg["dataset"], image_size=cfg["image_size"], data_root=cfg["data_root"],
                            workers=cfg["workers"], data_cache=cfg["data_cache"])
     objective = build_objective(cfg)
     dataset = dataset.to(device)  # small sets keep their tensors on the device: a batch is an index
-    opened = [open_member(c, folder, flags, dataset, objective, device) for c, folder in zip(cfgs, folders)]
+    opened = [finished if finished is not None else open_member(c, run, state, dataset, objective, device)
+              for c, run, state, finished in points]
     members = [m for m in opened if isinstance(m, Member)]
     if members:
         steps = choose_steps(cfg, objective, device, members, dataset.sample_shape, ensemble)
@@ -106,13 +111,9 @@ def train_members(cfgs: list[dict], folders: list[Path], flags: dict, progress: 
     return [m.run.read_status() if isinstance(m, Member) else m for m in opened]
 
 
-def open_member(cfg: dict, folder: Path, flags: dict, dataset: object, objective: Objective,
-                device: torch.device) -> Member | dict:
-    """A member ready to train (resumed from its checkpoint), or the status of a finished run."""
-    run = RunDir(folder)
-    state, finished = resume_point(run, cfg, **flags)
-    if finished is not None:
-        return finished
+def open_member(cfg: dict, run: RunDir, state: dict | None, dataset: object, objective: Objective,
+                device: torch.device) -> Member:
+    """A member ready to train, resumed from its checkpoint ``state`` if there is one."""
     generator, critic = build_models(cfg, dataset.sample_shape, objective, device)  # type: ignore[attr-defined]
     rng, fixed_noise = random_streams(cfg)
     member = Member(cfg, run, generator, critic, rng, fixed_noise)
