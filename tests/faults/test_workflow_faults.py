@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -82,9 +83,13 @@ class Killed:
 def killed(tmp_path_factory: pytest.TempPathFactory) -> Killed:
     workflow = new_workflow(tmp_path_factory.mktemp("killed"))
 
-    def trained(run: Path) -> bool:  # status.json written a while ago: its train job has ended
+    def trained(run: Path) -> bool:
+        """Its train job has ended and Snakemake has recorded it complete. (A status.json alone is not
+        enough: under load, a kill between the job's last write and Snakemake's record leaves the
+        outputs marked incomplete, and --rerun-incomplete rightly trains the cell again.)"""
         status = run / "status.json"
-        return status.exists() and time.time() - status.stat().st_mtime > 2
+        return (status.exists() and time.time() - status.stat().st_mtime > 2
+                and not marked_incomplete(workflow.workdir, status))
 
     def mid_grid() -> bool:  # one cell trained, another between checkpoints
         found = workflow.run_dirs()
@@ -108,6 +113,16 @@ def killed(tmp_path_factory: pytest.TempPathFactory) -> Killed:
     without_unlock = workflow.run(*RESUME[-1], timeout=120)
     resumed = [workflow.run(*args, timeout=600) for args in RESUME]
     return Killed(workflow, done, cut, without_unlock, resumed)
+
+
+def marked_incomplete(workdir: Path, output: Path) -> bool:
+    """Snakemake's marker of an output whose job has not been recorded as finished
+    (.snakemake/incomplete/<urlsafe base64 of the path>, split into parts of the name length limit)."""
+    name = base64.urlsafe_b64encode(str(output.relative_to(workdir)).encode()).decode()
+    limit = os.pathconf(workdir, "PC_NAME_MAX") - 1
+    parts = [name[i:i + limit] for i in range(0, len(name), limit)]
+    parts = ["@" + part for part in parts[:-1]] + parts[-1:]
+    return (workdir / ".snakemake" / "incomplete").joinpath(*parts).exists()
 
 
 def _cwd(pid: str) -> Path | None:
