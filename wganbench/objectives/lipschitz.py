@@ -86,19 +86,24 @@ class GradientPenalty(LipschitzMethod):
     def penalty_from(self, loss: Loss, critic: nn.Module, batch: Batch, drawn: torch.Tensor | None,
                      functional: bool = False) -> torch.Tensor:
         real, fake, eps = batch.real, batch.fake.detach(), drawn
-        x_hat = eps * real + (1.0 - eps) * fake
-        if functional:  # torch.autograd.grad does not work inside vmap; func.vjp does, and outer
-            # autograd differentiates through it (create_graph is implied)
-            values, pullback = torch.func.vjp(lambda x: loss.critic_value(critic, x, batch), x_hat)
-            (grad,) = pullback(torch.ones_like(values))
-        else:
-            x_hat = x_hat.requires_grad_(True)
-            values = loss.critic_value(critic, x_hat, batch)
-            (grad,) = torch.autograd.grad(values.sum(), x_hat, create_graph=True)
+        grad = input_gradient(loss, critic, batch, eps * real + (1.0 - eps) * fake, functional)
         excess = grad.flatten(1).norm(dim=1) - self.center
         if self.one_sided:
             excess = excess.clamp(min=0.0)
         return self.weight * (excess**2).mean()
+
+
+def input_gradient(loss: Loss, critic: nn.Module, batch: Batch, x: torch.Tensor, functional: bool) -> torch.Tensor:
+    """d(sum of the critic's values at x)/dx, kept in the graph so a penalty on it trains the critic.
+    ``functional``: inside torch.func.vmap, where torch.autograd.grad does not work; func.vjp does,
+    and outer autograd differentiates through it (create_graph is implied)."""
+    if functional:
+        values, pullback = torch.func.vjp(lambda inputs: loss.critic_value(critic, inputs, batch), x)
+        (grad,) = pullback(torch.ones_like(values))
+        return grad
+    x = x.requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss.critic_value(critic, x, batch).sum(), x, create_graph=True)
+    return grad
 
 
 class ZeroCentredPenalty(LipschitzMethod):
@@ -114,12 +119,7 @@ class ZeroCentredPenalty(LipschitzMethod):
     def penalty_from(self, loss: Loss, critic: nn.Module, batch: Batch, drawn: torch.Tensor | None,
                      functional: bool = False) -> torch.Tensor:
         x = (batch.real if self.on == "real" else batch.fake).detach()
-        if functional:  # inside vmap: func.vjp, as the gradient penalty does
-            values, pullback = torch.func.vjp(lambda inputs: loss.critic_value(critic, inputs, batch), x)
-            (grad,) = pullback(torch.ones_like(values))
-        else:
-            x = x.requires_grad_(True)
-            (grad,) = torch.autograd.grad(loss.critic_value(critic, x, batch).sum(), x, create_graph=True)
+        grad = input_gradient(loss, critic, batch, x, functional)
         return 0.5 * self.weight * grad.flatten(1).pow(2).sum(dim=1).mean()
 
 
