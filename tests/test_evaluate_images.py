@@ -212,3 +212,16 @@ def test_cli_trains_the_extractor_and_evaluates(workspace: dict, stacked_cli_rep
 def test_the_offline_classifier_needs_labelled_images() -> None:
     with pytest.raises(ConfigError, match="inception-v3-compat"):
         train_extractor("8gaussians", SIZE, "unused.pt")
+
+
+def test_a_metric_of_its_own_count_equals_an_evaluation_at_that_count(workspace: dict, tmp_path: Path) -> None:
+    """SN-GAN's protocol: IS on 50k samples, FID on 10k of them; here IS on all 400, the rest on 300."""
+    data = load_dataset("digits", image_size=SIZE)
+    run = make_run(tmp_path / "run", "digits", data.batch(400, seed=2, index=0))
+    narrow = {**workspace, "metrics": ["isc", "fid"], "curves": False, "kid_subset_size": 200}
+    mixed = evaluate_run(run.path, {**narrow, "generated_count": 300, "generated_count_for": {"isc": 400}})
+    all_400 = evaluate_run(run.path, {**narrow, "generated_count": None})
+    only_300 = evaluate_run(run.path, {**narrow, "generated_count": 300})
+    assert mixed["isc"]["protocol"]["generated_count"] == 400 and mixed["fid"]["protocol"]["generated_count"] == 300
+    assert mixed["isc"]["value"] == all_400["isc"]["value"] and mixed["fid"]["value"] == only_300["fid"]["value"]
+    assert mixed["isc"]["value"] != only_300["isc"]["value"]

@@ -54,6 +54,16 @@ def test_same_cell_gives_identical_logs_and_samples(tmp_path: Path) -> None:
     assert not np.array_equal(samples(tmp_path / "a"), samples(tmp_path / "c"))
 
 
+def test_snapshots_hold_the_first_snapshot_count_of_the_fixed_noise(tmp_path: Path) -> None:
+    sets = [*TOY_SETS, "snapshot_every=6", "snapshot_count=40"]
+    cfg = resolve_cell({**TOY, "iterations": 12}, overrides=parse_overrides(sets))
+    train(cfg, tmp_path)
+    run = RunDir(tmp_path)
+    last = np.load(run.snapshot_path(12))["samples"]
+    assert last.shape == (40, 2) and np.array_equal(last, samples(tmp_path)[:40])
+    assert np.load(run.snapshot_path(6))["samples"].shape == (40, 2)
+
+
 def test_run_folder_records_config_provenance_and_status(tmp_path: Path) -> None:
     cfg = resolve_cell({**TOY, "iterations": 4}, overrides=parse_overrides(TOY_SETS))
     train(cfg, tmp_path)

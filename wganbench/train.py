@@ -249,7 +249,8 @@ class Loop:
                 m.log_rows.append(row)
                 m.run.append_log(row)
             if snapshot:
-                m.run.write_samples(draw_samples(m.generator, m.fixed_noise, self.device), iteration,
+                snapshot_noise = m.fixed_noise[:cfg["snapshot_count"] or len(m.fixed_noise)]
+                m.run.write_samples(draw_samples(m.generator, snapshot_noise, self.device), iteration,
                                     m.run.snapshot_path(iteration))
             if checkpoint:
                 opt_generator, opt_critic = self.steps.optimizer_states(m)

@@ -81,6 +81,15 @@ def _subset(samples: torch.Tensor, count: int | None, seed: int) -> torch.Tensor
     return samples[torch.from_numpy(chosen)]
 
 
+def _by_count(selected: list[str], settings: Mapping[str, Any]) -> dict[int | None, list[str]]:
+    """A family's selected metrics grouped by their generated sample count (``generated_count_for``
+    overrides ``generated_count`` per metric), so one library call serves each group."""
+    groups: dict[int | None, list[str]] = {}
+    for metric in selected:
+        groups.setdefault(settings["generated_count_for"].get(metric, settings["generated_count"]), []).append(metric)
+    return groups
+
+
 def evaluate_batch(ctx: Context, families: Selection, samples: torch.Tensor | None, iteration: int | None,
                    reason: str | None, samples_file: str, prepare: Preparer) -> dict[str, dict]:
     """Every selected value of one sample batch (or every one marked unavailable, with ``reason``)."""
@@ -88,14 +97,15 @@ def evaluate_batch(ctx: Context, families: Selection, samples: torch.Tensor | No
     if samples is None:
         return {name: unavailable(reason or "no samples") for name in names}
     prepare()
-    samples = _subset(samples, ctx.settings["generated_count"], ctx.settings["subset_seed"])
-    common = {"iteration": iteration, "samples_file": samples_file, "generated_count": len(samples),
-              "generated_subset_seed": ctx.settings["subset_seed"] if ctx.settings["generated_count"] else None,
-              "device": ctx.device.type}
     found: dict[str, dict] = {}
     for family, selected in families:
-        computed = family.compute(ctx, samples, selected, common)
-        found.update({name: computed[name] for name in family.value_names(selected)})
+        for count, metrics in _by_count(selected, ctx.settings).items():
+            chosen = _subset(samples, count, ctx.settings["subset_seed"])
+            common = {"iteration": iteration, "samples_file": samples_file, "generated_count": len(chosen),
+                      "generated_subset_seed": ctx.settings["subset_seed"] if count else None,
+                      "device": ctx.device.type}
+            computed = family.compute(ctx, chosen, metrics, common)
+            found.update({name: computed[name] for name in family.value_names(metrics)})
     return found
 
 
