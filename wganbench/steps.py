@@ -44,6 +44,7 @@ class Member:
     log_rows: list = field(default_factory=list)
     elapsed_before: float = 0.0
     saved_optimizers: tuple[dict, dict] | None = None  # from the checkpoint, loaded when the member joins
+    lipschitz: list = field(default_factory=list)  # the member's own copies of the objective's methods (their state)
     real: torch.Tensor | None = None  # the last critic step's real batch (the Cramér generator loss uses it)
     critic_values: list = field(default_factory=list)  # critic loss, estimate, gradient norm of the last step
     generator_loss: torch.Tensor | None = None
@@ -133,14 +134,14 @@ class OneByOne(Steps):
             self.own.pop(m, None)
 
     def critic_step(self, iteration: int, members: list[Member]) -> dict[Member, str]:
-        loss_fn, lipschitz = self.objective.loss, self.objective.lipschitz
+        loss_fn = self.objective.loss
         bad = {}
         for m in members:
-            own = self.own[m]
+            own, lipschitz = self.own[m], m.lipschitz
             m.critic.requires_grad_(True)
             with torch.no_grad(), self.mixed:
                 fakes = [own.run_generator(self.noise(m)) for _ in range(loss_fn.fake_batches)]
-            batch = Batch(m.real, fakes)
+            batch = perturbed(Batch(m.real, fakes), m, iteration)
             own.monitor.reset()
             with self.mixed:
                 critic_loss, estimate = loss_fn.critic_loss(own.run_critic, batch)
@@ -171,7 +172,7 @@ class OneByOne(Steps):
             m.critic.requires_grad_(False)
             with self.mixed:
                 fakes = [own.run_generator(self.noise(m)) for _ in range(loss_fn.fake_batches)]
-                generator_loss = loss_fn.generator_loss(own.run_critic, Batch(m.real, fakes))
+                generator_loss = loss_fn.generator_loss(own.run_critic, perturbed(Batch(m.real, fakes), m, iteration))
             own.opt_generator.zero_grad(set_to_none=True)
             generator_loss.backward()
             try:
@@ -195,6 +196,13 @@ class OneByOne(Steps):
 
     def restore(self, member: Member) -> None:
         self.own[member].guard.restore(member.generator)
+
+
+def perturbed(batch: Batch, member: Member, iteration: int) -> Batch:
+    """The batch as the member's critic sees it (instance noise, from the member's generator)."""
+    for method in member.lipschitz:
+        batch = method.perturb(batch, member.rng, iteration)
+    return batch
 
 
 def total_grad_norm(module: nn.Module) -> torch.Tensor:

@@ -116,8 +116,10 @@ def open_member(cfg: dict, run: RunDir, state: dict | None, dataset: object, obj
     """A member ready to train, resumed from its checkpoint ``state`` if there is one."""
     generator, critic = build_models(cfg, dataset.sample_shape, objective, device)  # type: ignore[attr-defined]
     rng, fixed_noise = random_streams(cfg)
-    member = Member(cfg, run, generator, critic, rng, fixed_noise)
+    member = Member(cfg, run, generator, critic, rng, fixed_noise, lipschitz=copy.deepcopy(objective.lipschitz))
     if state is not None:
+        for method, saved in zip(member.lipschitz, state.get("lipschitz", [])):
+            method.load_state_dict(saved)
         generator.load_state_dict(state["generator"])
         critic.load_state_dict(state["critic"])
         rng.set_state(state["rng"])
@@ -258,7 +260,8 @@ class Loop:
                     "config": m.cfg, "iteration": iteration, "batches_used": m.batches_used,
                     "generator": clone_state(m.generator.state_dict()), "critic": clone_state(m.critic.state_dict()),
                     "opt_generator": opt_generator, "opt_critic": opt_critic,
-                    "rng": m.rng.get_state(), "log": m.log_rows, "wall_seconds": m.elapsed_before + wall})
+                    "rng": m.rng.get_state(), "log": m.log_rows, "wall_seconds": m.elapsed_before + wall,
+                    "lipschitz": [method.state_dict() for method in m.lipschitz]})
         if stop.signal_name and self.active:
             for m in self.active:
                 write_json(m.run.provenance, {**m.record, "interrupted": provenance.now(),

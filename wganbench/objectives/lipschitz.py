@@ -1,4 +1,5 @@
-"""Lipschitz methods for the critic: weight clipping, gradient penalty, spectral normalisation.
+"""Lipschitz methods and regularisers of the critic: weight clipping, gradient penalties (WGAN-GP,
+WGAN-LP, R1/R2, DRAGAN), spectral normalisation, LeCam, instance noise.
 
 A method may wrap the critic once (``prepare``), add a penalty to each critic loss (``penalty``),
 act after each critic optimiser step (``after_critic_step``), and say which normalisation the
@@ -43,6 +44,17 @@ class LipschitzMethod:
         return self.penalty_from(loss, critic, batch, self.draw(batch.real, rng))
 
     def after_critic_step(self, critic: nn.Module) -> None:
+        pass
+
+    def perturb(self, batch: Batch, rng: torch.Generator, iteration: int) -> Batch:
+        """The batch the critic sees in both steps (instance noise changes it; others keep it)."""
+        return batch
+
+    def state_dict(self) -> dict:
+        """State that lives across steps (LeCam's moving averages); saved in the checkpoint."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
         pass
 
 
@@ -108,8 +120,10 @@ def input_gradient(loss: Loss, critic: nn.Module, batch: Batch, x: torch.Tensor,
 
 class ZeroCentredPenalty(LipschitzMethod):
     """Mescheder et al. 2018's R1 (on real samples) and R2 (on generated ones): weight/2 E||grad_x f(x)||^2,
-    with ``weight`` their gamma. No random numbers; no constraint on the critic's normalisation."""
+    with ``weight`` their gamma. No random numbers. The critic has no normalisation, as in their
+    networks (and R3GAN's): batch norm would mix samples into each one's gradient."""
 
+    critic_norm = "none"
     ensemble_safe = True
     on = "real"
 
@@ -133,6 +147,93 @@ class R1Penalty(ZeroCentredPenalty):
 class R2Penalty(ZeroCentredPenalty):
     ensemble_safe = True
     on = "fake"
+
+
+@LIPSCHITZ.register("dragan")
+class DraganPenalty(LipschitzMethod):
+    """DRAGAN (Kodali et al. 2017): weight * E[(||grad_x f(x~)|| - 1)^2] around the real data, at
+    x~ = x + std(x) (u - 1/2) with one u ~ U[0, 1) per number and std over the whole batch; the norm
+    is sqrt(1e-4 + ||grad||^2). Perturbation, norm and weight 10 as compare_gan's dragan_penalty
+    (google/compare_gan, gans/penalty_lib.py), which also clips x~ to its data range [0, 1]: here
+    ``clip`` is [low, high] or null (none: the toy data sets are unbounded)."""
+
+    critic_norm = "layer"  # a per-sample penalty, as WGAN-GP's
+    ensemble_safe = True
+
+    def __init__(self, weight: float = 10.0, clip: list[float] | None = None) -> None:
+        self.weight = float(weight)
+        self.clip = None if clip is None else (float(clip[0]), float(clip[1]))
+
+    def draw(self, real: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        return torch.rand(real.shape, generator=rng).to(real.device)
+
+    def penalty_from(self, loss: Loss, critic: nn.Module, batch: Batch, drawn: torch.Tensor | None,
+                     functional: bool = False) -> torch.Tensor:
+        real = batch.real.detach()
+        noisy = real + real.var(correction=0).sqrt() * (drawn - 0.5)
+        if self.clip is not None:
+            noisy = noisy.clamp(*self.clip)
+        grad = input_gradient(loss, critic, batch, noisy, functional)
+        slopes = (1e-4 + grad.flatten(1).pow(2).sum(dim=1)).sqrt()
+        return self.weight * ((slopes - 1.0) ** 2).mean()
+
+
+@LIPSCHITZ.register("lecam")
+class LeCamRegulariser(LipschitzMethod):
+    """LeCam (Tseng et al. 2021, eq. 3 as google/lecam-gan's lecam_reg):
+    weight * (E relu(D(x) - a_fake)^2 + E relu(a_real - D(G(z)))^2), a_real and a_fake moving
+    averages (decay 0.99) of the batch means of D(x) and D(G(z)). Before ``start`` critic steps the
+    averages equal the latest means (lecam-gan's ema_start); each step updates them first, then
+    uses them. Weight 0.3: lecam-gan's CIFAR-10 script (--LC 0.3).
+
+    Not ``ensemble_safe``: the averages are run state, kept per run in its checkpoint (so a resumed
+    run is bit-identical), which a vmapped ensemble step has no place for; its members train one
+    after another."""
+
+    def __init__(self, weight: float = 0.3, decay: float = 0.99, start: int = 1000) -> None:
+        self.weight, self.decay, self.start = float(weight), float(decay), int(start)
+        self.steps, self.real_average, self.fake_average = 0, 0.0, 0.0
+
+    def penalty_from(self, loss: Loss, critic: nn.Module, batch: Batch, drawn: torch.Tensor | None,
+                     functional: bool = False) -> torch.Tensor:
+        real = loss.critic_value(critic, batch.real, batch)
+        fake = loss.critic_value(critic, batch.fake.detach(), batch)
+        decay = self.decay if self.steps >= self.start else 0.0
+        self.real_average = decay * self.real_average + (1.0 - decay) * float(real.detach().mean())
+        self.fake_average = decay * self.fake_average + (1.0 - decay) * float(fake.detach().mean())
+        self.steps += 1
+        return self.weight * (F.relu(real - self.fake_average).pow(2).mean()
+                              + F.relu(self.real_average - fake).pow(2).mean())
+
+    def state_dict(self) -> dict:
+        return {"steps": self.steps, "real_average": self.real_average, "fake_average": self.fake_average}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.steps, self.real_average, self.fake_average = state["steps"], state["real_average"], state["fake_average"]
+
+
+@LIPSCHITZ.register("instance_noise")
+class InstanceNoise(LipschitzMethod):
+    """Instance noise (Sonderby et al. 2017; Arjovsky & Bottou 2017): the critic sees real and
+    generated samples plus N(0, sigma^2) noise, in its own steps and the generator's, with sigma
+    decayed linearly from ``sigma`` to 0 over ``anneal`` generator iterations. Mescheder et al.
+    2018 prove it makes the Dirac-GAN locally convergent (wganbench theory dirac-gan).
+
+    Not ``ensemble_safe``: the noise is drawn in the step, from the run's generator, which a
+    vmapped step cannot; its members train one after another."""
+
+    def __init__(self, sigma: float = 0.1, anneal: int = 10000) -> None:
+        self.sigma, self.anneal = float(sigma), int(anneal)
+
+    def sigma_at(self, iteration: int) -> float:
+        return self.sigma * max(0.0, 1.0 - iteration / self.anneal) if self.anneal else self.sigma
+
+    def perturb(self, batch: Batch, rng: torch.Generator, iteration: int) -> Batch:
+        sigma = self.sigma_at(iteration)
+        if sigma == 0.0:
+            return batch
+        noisy = lambda x: x + sigma * torch.randn(x.shape, generator=rng).to(x.device)  # noqa: E731
+        return Batch(noisy(batch.real), [noisy(fake) for fake in batch.fakes])
 
 
 @LIPSCHITZ.register("spectral_norm")
