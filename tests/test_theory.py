@@ -69,7 +69,8 @@ def table(runs, name: str, file: str) -> pd.DataFrame:
 
 
 def test_registry() -> None:
-    assert EXPERIMENTS.names() == sorted([*MODULES, "gradient-norms"])  # tests/test_theory_gradient_norms.py
+    # the other two: tests/test_theory_gradient_norms.py, tests/test_theory_dirac_gan.py
+    assert EXPERIMENTS.names() == sorted([*MODULES, "gradient-norms", "dirac-gan"])
     with pytest.raises(ConfigError, match="unknown theory experiment 'nope'"):
         EXPERIMENTS.get("nope")
 

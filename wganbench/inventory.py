@@ -44,6 +44,7 @@ THEORY_EXPERIMENTS: dict[str, str] = {
     "divergences": "divergences",
     "f-divergences": "f_divergences",
     "gradient-norms": "gradient_norms",
+    "dirac-gan": "dirac_gan",
 }
 
 # metric family -> the data it measures ("image" or "toy"); wganbench.evaluate.families has the code
