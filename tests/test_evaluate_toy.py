@@ -67,6 +67,32 @@ def test_evaluate_run_w1_matches_pot_on_the_same_points(tmp_path) -> None:
     assert json.loads(run.metrics.read_text())["w1"]["value"] == metrics["w1"]["value"]
 
 
+@pytest.mark.parametrize(("k", "density", "coverage"), [(1, 0.5, 0.5), (2, 0.5, 1.0)])
+def test_density_and_coverage_by_hand(k: int, density: float, coverage: float) -> None:
+    """Real points 0, 1, 3, 6 on a line, generated 0.5, 10, 20, 30. k = 1: radii 1, 1, 2, 3; 0.5 lies
+    in the first two balls, the others in none: density 2 / (1 * 4), coverage 2/4. k = 2: radii
+    3, 2, 3, 5; 0.5 lies in the first three, 10 in the last: density 4 / (2 * 4), coverage 1."""
+    from wganbench.evaluate.density_coverage import density_coverage
+
+    line = lambda *xs: np.array([[x, 0.0] for x in xs])  # noqa: E731
+    assert density_coverage(line(0, 1, 3, 6), line(0.5, 10, 20, 30), k) == pytest.approx(
+        {"density": density, "coverage": coverage})
+
+
+def test_toy_density_and_coverage_of_real_and_collapsed_samples(tmp_path) -> None:
+    data = load_dataset("8gaussians")
+    real_like = make_run(tmp_path / "real", "8gaussians", data.batch(500, seed=5, index=0).numpy())
+    one_mode = data.batch(4000, seed=5, index=1).numpy()
+    one_mode = one_mode[np.argsort(np.linalg.norm(one_mode - one_mode[0], axis=1))[:500]]  # the nearest mode
+    collapsed = make_run(tmp_path / "collapsed", "8gaussians", one_mode)
+    settings = {"w1_points": 500, "curves": False, "metrics": ["density_coverage"]}
+    good, bad = (values(evaluate_run(run.path, settings)) for run in (real_like, collapsed))
+    assert good["coverage"] > 0.9 and 0.8 < good["density"] < 1.2
+    assert bad["coverage"] < 0.2 and bad["density"] > 0.5  # realistic samples, one mode of eight
+    protocol = evaluate_run(real_like.path, settings)["coverage"]["protocol"]
+    assert protocol["library"] == "prdc" and protocol["nearest_k"] == 5 and protocol["points"] == 500
+
+
 def test_same_inputs_give_the_same_numbers_and_subsets_are_seeded(tmp_path) -> None:
     samples = np.random.default_rng(2).normal(size=(900, 2))
     run = make_run(tmp_path / "run", "8gaussians", samples)

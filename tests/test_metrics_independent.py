@@ -137,6 +137,32 @@ def test_precision_recall_match_numpy_and_are_oriented(setup: dict) -> None:
     assert min(results["real"]) >= 0.8
 
 
+def density_and_coverage(generated: np.ndarray, real: np.ndarray, k: int) -> tuple[float, float]:
+    """Naeem et al. 2020, eqs. 3-4: density = (1/kM) sum_j sum_i 1[Y_j in B(X_i, NND_k(X_i))];
+    coverage = (1/N) sum_i 1[exists j: Y_j in B(X_i, NND_k(X_i))], open balls as in prdc."""
+    radii = np.sort(cdist(real, real), axis=1)[:, k]
+    inside = cdist(real, generated) < radii[:, None]  # (real i, generated j)
+    return float(inside.sum() / (k * len(generated))), float(inside.any(axis=1).mean())
+
+
+def test_density_and_coverage_match_their_definitions_on_the_same_features(setup: dict) -> None:
+    from wganbench.evaluate.density_coverage import density_coverage, image_features
+
+    images, labels = setup["train"]
+    k = setup["settings"]["dc_neighborhood"]
+    found = {}
+    for name, generated in (("real", images[:COUNT]), ("collapsed", images[labels == 3])):
+        real, fake, layer = image_features(generated, setup["reference"], setup["resolved"], setup["settings"], False)
+        np.testing.assert_allclose(fake, outputs(setup, generated)[0], rtol=1e-4, atol=1e-4)  # the same features
+        found[name] = density_coverage(real, fake, k)
+        expected = density_and_coverage(outputs(setup, generated)[0], outputs(setup, setup["test"][0])[0], k)
+        print(name, found[name], "numpy", expected)
+        assert found[name]["density"] == pytest.approx(expected[0], abs=2 / COUNT)
+        assert found[name]["coverage"] == pytest.approx(expected[1], abs=2 / COUNT)
+    # one class of ten, each sample realistic: it sits in real balls, but covers about a tenth of them
+    assert found["collapsed"]["coverage"] < 0.2 < 0.8 < found["real"]["coverage"]
+
+
 def test_pixels_reach_the_extractor_exactly_as_uint8(setup: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every uint8 value survives [-1, 1] and back; what torch-fidelity receives for the generated
     side is the independent numpy conversion, grey repeated to three channels."""

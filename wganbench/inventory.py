@@ -48,7 +48,8 @@ THEORY_EXPERIMENTS: dict[str, str] = {
 }
 
 # metric family -> the data it measures ("image" or "toy"); wganbench.evaluate.families has the code
-METRIC_FAMILIES: dict[str, str] = {"fidelity": "image", "image-modes": "image", "w1": "toy", "toy-modes": "toy"}
+METRIC_FAMILIES: dict[str, str] = {"fidelity": "image", "image-modes": "image", "image-density-coverage": "image",
+                                   "w1": "toy", "toy-modes": "toy", "toy-density-coverage": "toy"}
 
 # figures of every experiment (wganbench.figures draws them; sample grids are one per experiment)
 FIGURES = ("curves", "estimate-vs-quality", "estimate-tracking", "distributions", "success")

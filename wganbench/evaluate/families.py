@@ -16,6 +16,7 @@ import ot
 import torch
 
 from ..registry import Registry
+from . import density_coverage as dc
 from . import modes, toy
 from .context import Context
 from .fidelity import OUTPUTS as FIDELITY_OUTPUTS
@@ -107,13 +108,46 @@ def _toy_modes(ctx: Context, samples: torch.Tensor, selected: list[str], common:
             "high_quality_share": available(stats.high_quality_share, protocol)}
 
 
+def _image_density_coverage(ctx: Context, samples: torch.Tensor, selected: list[str],
+                            common: dict[str, Any]) -> dict[str, dict]:
+    k = ctx.settings["dc_neighborhood"]
+    reason = dc.too_few(len(ctx.reference_set.pixels), len(samples), k)
+    if reason:
+        return {name: unavailable(reason) for name in ("density", "coverage")}
+    real, fake, layer = dc.image_features(samples, ctx.reference_set, ctx.extractor, ctx.settings,
+                                          cuda=ctx.device.type == "cuda")
+    protocol = {**common, **dc.PROTOCOL, "nearest_k": k, "feature_extractor": ctx.extractor.name,
+                "weights_sha256": ctx.extractor.weights_sha256, "feature_layer": layer,
+                "reference": ctx.reference_set.describe()}
+    return {name: available(value, protocol) for name, value in dc.density_coverage(real, fake, k).items()}
+
+
+def _toy_density_coverage(ctx: Context, samples: torch.Tensor, selected: list[str],
+                          common: dict[str, Any]) -> dict[str, dict]:
+    """On the 2-D samples themselves, the same seeded subsets as W1."""
+    count = min(ctx.settings["w1_points"], len(samples))
+    chosen = np.sort(np.random.default_rng(ctx.settings["subset_seed"]).permutation(len(samples))[:count])
+    k = ctx.settings["dc_neighborhood"]
+    reason = dc.too_few(len(ctx.toy_reference[:count]), count, k)
+    if reason:
+        return {name: unavailable(reason) for name in ("density", "coverage")}
+    values = dc.density_coverage(ctx.toy_reference[:count], samples.double().numpy()[chosen], k)
+    protocol = {**common, **dc.PROTOCOL, "nearest_k": k, "points": count, "features": "the 2-D samples",
+                "subset_seed": ctx.settings["subset_seed"]}
+    return {name: available(value, protocol) for name, value in values.items()}
+
+
 FAMILIES: Registry[Family] = Registry("metric family")
 FAMILIES.add("fidelity", Family("image", {metric: tuple(ours for ours, _ in outputs)
                                           for metric, outputs in FIDELITY_OUTPUTS.items()},
                                 _fidelity, _prepare_fidelity))
 FAMILIES.add("image-modes", Family("image", {"modes": ("modes_covered", "mode_kl")}, _image_modes,
                                    _prepare_image_modes))
+FAMILIES.add("image-density-coverage", Family("image", {"density_coverage": ("density", "coverage")},
+                                              _image_density_coverage, _prepare_fidelity))
 FAMILIES.add("w1", Family("toy", {"w1": ("w1",)}, _w1))
+FAMILIES.add("toy-density-coverage", Family("toy", {"density_coverage": ("density", "coverage")},
+                                            _toy_density_coverage))
 FAMILIES.add("toy-modes", Family("toy", {"modes": ("modes_covered",), "high_quality": ("high_quality_share",)},
                                  _toy_modes))
 
