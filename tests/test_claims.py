@@ -228,6 +228,7 @@ def test_scorecard_files(tmp_path: Path) -> None:
     verdicts = decide([claim(ORDER, "order"), claim({**ORDER, "experiment": "x"}, "away")], tables(runs, tmp_path), 0.05)
     written = write_scorecard(verdicts, 0.05, tmp_path / "tables", tmp_path / "scorecard.md", tmp_path / "landing.rst", "T")
     frame = pd.read_csv(written[0])
+    assert list(frame.columns) == list(type(verdicts[0]).COLUMNS) == list(verdicts[0].row())
     assert list(frame["claim"]) == ["order", "away"]
     assert list(frame["verdict"]) == ["reproduced", "not run here"]
     text = markdown(verdicts, 0.05, "T")
@@ -237,6 +238,20 @@ def test_scorecard_files(tmp_path: Path) -> None:
     assert landing.startswith("T\n=")
     assert "background-color:#d4edda" in landing and "background-color:#e2e3e5" in landing
     assert not any(o in landing.split(".. raw:: html")[1] for o in ("{{", "{%", "{#"))  # Jinja renders it first
+
+
+def test_a_grid_without_catalogues_writes_an_empty_scorecard_that_says_so(tmp_path: Path) -> None:
+    """A sweep (config/gamma-sweep.yaml: `claims: []`) runs the whole workflow; its scorecard is empty."""
+    runs = runs_table({("good", "a"): learned([2.0] * 3)})
+    (tmp_path / "tables").mkdir()
+    runs.to_parquet(tmp_path / "tables" / "runs.parquet")
+    pd.DataFrame(columns=["experiment"]).to_parquet(tmp_path / "tables" / "curves.parquet")
+    from wganbench.cli import main
+
+    assert main(["claims", "--tables", str(tmp_path / "tables"), "--results", str(tmp_path),
+                 "--markdown", str(tmp_path / "scorecard.md")]) in (0, None)
+    assert "No claims: this grid's config names no claims catalogue" in (tmp_path / "scorecard.md").read_text()
+    assert pd.read_csv(tmp_path / "tables" / "claims.csv").empty
 
 
 def test_a_method_with_several_settings_is_scored_by_its_best(tmp_path: Path) -> None:

@@ -82,7 +82,8 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     agg.set_defaults(func=_aggregate)
 
     claims = sub.add_parser("claims", help="decide the claims catalogue against results/tables: the scorecard")
-    claims.add_argument("--catalogue", action="append", required=True, metavar="FILE", help="claims file(s)")
+    claims.add_argument("--catalogue", action="append", default=[], metavar="FILE",
+                        help="claims file(s); none: an empty scorecard (a grid that decides no claim, e.g. a sweep)")
     claims.add_argument("--tables", default="results/tables", help="folder with runs and curves tables")
     claims.add_argument("--results", default="results", help="results folder (theory tables are read below it)")
     claims.add_argument("--markdown", default="results/scorecard.md", help="Markdown scorecard to write")

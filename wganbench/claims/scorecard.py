@@ -33,6 +33,8 @@ def method_text(alpha: float, sampled: int) -> str:
 
 def counts_line(verdicts: list[Verdict]) -> str:
     counts = Counter(v.verdict for v in verdicts)
+    if not verdicts:
+        return "No claims: this grid's config names no claims catalogue (config key `claims`)"
     return ", ".join(f"{counts[v]} {v}" for v in ORDER if counts[v])
 
 
@@ -100,7 +102,7 @@ def landing_rst(verdicts: list[Verdict], alpha: float, title: str, extra: str = 
 
 def write_scorecard(verdicts: list[Verdict], alpha: float, tables_dir: Path, markdown_path: Path,
                     landing_path: Path | None, title: str, extra: str = "") -> list[Path]:
-    frame = pd.DataFrame([v.row() for v in verdicts])
+    frame = pd.DataFrame([v.row() for v in verdicts], columns=list(Verdict.COLUMNS))
     tables_dir.mkdir(parents=True, exist_ok=True)
     written = [tables_dir / "claims.csv"]
     atomic_write_text(written[0], frame.to_csv(index=False, lineterminator="\n"))

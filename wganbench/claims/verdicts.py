@@ -49,6 +49,10 @@ class Verdict:
     def sampled(self) -> bool:
         return any(part.sampled for part in self.parts)
 
+    COLUMNS = ("claim", "source", "quote", "statement", "verdict", "reason", "effect", "threshold", "seeds",
+               "effect_value", "ci_low", "ci_high", "p_for", "p_against", "q_for", "q_against", "seeds_needed",
+               "rules", "evidence", "tested_by")
+
     def row(self) -> dict[str, Any]:
         first = self.parts[0]
         effect = "; ".join(_effect_text(p) for p in self.parts if p.decision != NOT_RUN) or ""
