@@ -66,7 +66,8 @@ def test_which_methods_reach_the_equilibrium_and_the_files(tmp_path: Path) -> No
     cfg = DiracConfig(objectives=("nsgan", "wgan", "wgan-gp", "r1", "instance-noise"))
     files = run(tmp_path, config=cfg)
     assert {p.name for p in files} == {"dirac_eigenvalues.csv", "dirac_trajectories.csv", "dirac_paths.csv",
-                                       "dirac_gan.png", "dirac_gan.pdf"}
+                                       "dirac_gan.png", "dirac_gan.pdf", "dirac_convergence.png",
+                                       "dirac_convergence.pdf"}
     runs = pd.read_csv(tmp_path / "dirac_trajectories.csv")
     assert len(runs) == 5 * 4 and set(runs["critic_steps"]) == {1, 5}
     converged = runs.groupby("objective")["converged"].agg(["min", "max"])

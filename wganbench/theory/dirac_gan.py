@@ -283,13 +283,55 @@ def make_figure(points: pd.DataFrame, summary: pd.DataFrame, cfg: DiracConfig) -
     return fig
 
 
+def eigen_text(row: pd.Series) -> str:
+    if not row["has_dirac_form"]:
+        return "no Dirac form"
+    if not row["has_closed_form"]:
+        return "no Jacobian at (0, 0)"
+    values = [complex(row[f"eig{k}_real"], row[f"eig{k}_imag"]) for k in (1, 2)]
+    text = ", ".join(f"{v.real:.3g}{v.imag:+.3g}i" if abs(v.imag) > 1e-12 else f"{v.real:.3g}" for v in values)
+    return f"λ = {text} (|error| {row['eigen_error']:.0e})"
+
+
+@styled
+def make_table_figure(eigen: pd.DataFrame, summary: pd.DataFrame) -> Figure:
+    """The convergence table: log10 of the final distance to the equilibrium per objective and
+    descent scheme (✓: reached it), each row labelled with its Jacobian's eigenvalues."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    runs = summary.assign(run=summary["scheme"] + "\n" + summary["critic_steps"].astype(str) + " critic step(s)")
+    distance = np.log10(runs["final_distance"].clip(lower=1e-12))
+    grid = runs.assign(log10=distance).pivot(index="objective", columns="run", values="log10")
+    marks = runs.assign(mark=np.where(runs["converged"], "✓ ", "✗ ") + distance.map(lambda d: f"{d:.1f}"))
+    annotations = marks.pivot(index="objective", columns="run", values="mark")
+    order = [name for name in eigen["objective"] if name in grid.index]
+    grid, annotations = grid.loc[order], annotations.loc[order]
+    labels = {row["objective"]: f"{row['label']}\n{eigen_text(row)}" for _, row in eigen.iterrows()}
+    fig, ax = plt.subplots(figsize=(10, 0.55 * len(order) + 1.8), layout="constrained")
+    sns.heatmap(grid, annot=annotations, fmt="", cmap="RdYlGn_r", center=-3, vmin=-12, vmax=1, ax=ax,
+                cbar_kws={"label": "log10 final distance to (0, 0)"}, annot_kws={"fontsize": 8})
+    ax.set_yticklabels([labels[name] for name in order], rotation=0, fontsize=8)
+    ax.tick_params(axis="x", labelsize=8, labelrotation=0)
+    ax.set(xlabel="", ylabel="", title="Dirac-GAN: does training reach the equilibrium? (✓: distance < "
+           "threshold over the last 50 iterations)")
+    ax.title.set_fontsize(10)
+    absent = eigen[~eigen["has_dirac_form"]]
+    if len(absent):
+        fig.supxlabel("Not in the table: " + "; ".join(f"{r['objective']} ({r['reason']})"
+                                                       for _, r in absent.iterrows()), fontsize=7)
+    return fig
+
+
 def run(out_dir: Path, seed: int = 0, config: DiracConfig | None = None) -> list[Path]:
     """Write dirac_eigenvalues.csv, dirac_trajectories.csv (one row per run), dirac_paths.csv
-    (every point) and the figure. Deterministic: ``seed`` is unused (no random numbers)."""
+    (every point), the vector-field figure and the convergence table as a figure (the report shows
+    figures). Deterministic: ``seed`` is unused (no random numbers)."""
     cfg, out_dir = config or DiracConfig(), Path(out_dir)
     with single_thread():
         eigen = eigen_table(cfg)
         points, summary = trajectories(cfg)
-        figure = make_figure(points, summary, cfg)
+        figure, table_figure = make_figure(points, summary, cfg), make_table_figure(eigen, summary)
     return [write_table(eigen, out_dir / "dirac_eigenvalues.csv"), write_table(summary, out_dir / "dirac_trajectories.csv"),
-            write_table(points, out_dir / "dirac_paths.csv"), *save_figure(figure, out_dir / "dirac_gan")]
+            write_table(points, out_dir / "dirac_paths.csv"), *save_figure(figure, out_dir / "dirac_gan"),
+            *save_figure(table_figure, out_dir / "dirac_convergence")]
