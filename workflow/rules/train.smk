@@ -91,6 +91,7 @@ for _experiment in ensembled_experiments():
         benchmark:
             f"results/benchmarks/train/{_experiment}/{{dataset}}/{{objective}}/{{arch}}/seeds.tsv"
         threads: config["experiments"][_experiment]["resources"]["threads"]
+        priority: train_priority(_experiment)
         resources:
             mem_mb=config["experiments"][_experiment]["resources"]["mem_mb"],
             # members may fall back to training one after another: budget for that
