@@ -23,9 +23,8 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.utils import (create_feature_extractor, extract_featuresdict_from_input_id_cached,
                                   resolve_feature_layer_for_metric)
 
-from .classifier.fidelity_extractor import register as register_classifier
 from .extractor_choice import ResolvedExtractor
-from .fidelity import ReferenceSet, UInt8Images, to_uint8_rgb
+from .fidelity import ReferenceSet, library_inputs, to_uint8_rgb
 
 
 def too_few(real: int, fake: int, k: int) -> str | None:
@@ -46,14 +45,7 @@ def image_features(generated: torch.Tensor, reference: ReferenceSet, extractor: 
                    settings: Mapping[str, Any], cuda: bool) -> tuple[np.ndarray, np.ndarray, str]:
     """(reference features, generated features, layer) at the layer torch-fidelity uses for
     precision/recall, the reference side read from (or written to) torch-fidelity's cache."""
-    register_classifier()
-    options: dict[str, Any] = {
-        "input1": UInt8Images(to_uint8_rgb(generated)), "input2": UInt8Images(reference.pixels),
-        "input2_cache_name": reference.cache_name(extractor), "cache": True, "cache_root": settings["cache_dir"],
-        "feature_extractor": extractor.name, "feature_extractor_weights_path": str(extractor.weights_path),
-        "feature_extractor_internal_dtype": extractor.requested_dtype, "batch_size": settings["batch_size"],
-        "cuda": cuda, "save_cpu_ram": True, "verbose": False, "samples_shuffle": False,
-    }
+    options = {**library_inputs(to_uint8_rgb(generated), reference, extractor, settings, cuda), "samples_shuffle": False}
     layer = resolve_feature_layer_for_metric("prc", **options)
     network: FeatureExtractorBase = create_feature_extractor(extractor.name, [layer], **options)
     generated_features = extract_featuresdict_from_input_id_cached(1, network, **options)[layer]

@@ -82,11 +82,24 @@ def _image_modes(ctx: Context, samples: torch.Tensor, selected: list[str], commo
             "mode_kl": available(modes.mode_kl(generated, data), protocol)}
 
 
+def seeded_subset(samples: torch.Tensor, count: int | None, seed: int) -> torch.Tensor:
+    """All samples, or a seeded subset of ``count`` (in file order) so reruns measure the same ones."""
+    if count is None or count >= len(samples):
+        return samples
+    chosen = np.sort(np.random.default_rng(seed).permutation(len(samples))[:count])
+    return samples[torch.from_numpy(chosen)]
+
+
+def _toy_points(ctx: Context, samples: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(generated, reference) point sets of the toy metrics: ``w1_points`` of each, seeded."""
+    generated = seeded_subset(samples, ctx.settings["w1_points"], ctx.settings["subset_seed"]).double().numpy()
+    return generated, ctx.toy_reference[:len(generated)]
+
+
 def _w1(ctx: Context, samples: torch.Tensor, selected: list[str], common: dict[str, Any]) -> dict[str, dict]:
-    count = min(ctx.settings["w1_points"], len(samples))
-    chosen = np.sort(np.random.default_rng(ctx.settings["subset_seed"]).permutation(len(samples))[:count])
-    real = ctx.toy_reference[:count]
-    distance, warning = toy.wasserstein1(samples.double().numpy()[chosen], real)
+    generated, real = _toy_points(ctx, samples)
+    count = len(generated)
+    distance, warning = toy.wasserstein1(generated, real)
     protocol = {**common, "library": "POT", "library_version": ot.__version__, "solver": "ot.emd2",
                 "ground_cost": "euclidean", "points": count, "subset_seed": ctx.settings["subset_seed"],
                 "reference": {"dataset": ctx.dataset_name, "split": ctx.settings["reference_split"],
@@ -125,14 +138,13 @@ def _image_density_coverage(ctx: Context, samples: torch.Tensor, selected: list[
 def _toy_density_coverage(ctx: Context, samples: torch.Tensor, selected: list[str],
                           common: dict[str, Any]) -> dict[str, dict]:
     """On the 2-D samples themselves, the same seeded subsets as W1."""
-    count = min(ctx.settings["w1_points"], len(samples))
-    chosen = np.sort(np.random.default_rng(ctx.settings["subset_seed"]).permutation(len(samples))[:count])
+    generated, real = _toy_points(ctx, samples)
     k = ctx.settings["dc_neighborhood"]
-    reason = dc.too_few(len(ctx.toy_reference[:count]), count, k)
+    reason = dc.too_few(len(real), len(generated), k)
     if reason:
         return {name: unavailable(reason) for name in ("density", "coverage")}
-    values = dc.density_coverage(ctx.toy_reference[:count], samples.double().numpy()[chosen], k)
-    protocol = {**common, **dc.PROTOCOL, "nearest_k": k, "points": count, "features": "the 2-D samples",
+    values = dc.density_coverage(real, generated, k)
+    protocol = {**common, **dc.PROTOCOL, "nearest_k": k, "points": len(generated), "features": "the 2-D samples",
                 "subset_seed": ctx.settings["subset_seed"]}
     return {name: available(value, protocol) for name, value in values.items()}
 

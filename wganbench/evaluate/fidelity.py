@@ -79,6 +79,20 @@ class ReferenceSet:
                 f"-data{self.sha256[:16]}-weights{extractor.weights_sha256[:16]}-{extractor.internal_dtype}")
 
 
+def library_inputs(pixels: torch.Tensor, reference: ReferenceSet, extractor: ResolvedExtractor,
+                   settings: Mapping[str, Any], cuda: bool) -> dict[str, Any]:
+    """torch-fidelity's keyword arguments for generated ``pixels`` (input 1) against ``reference``
+    (input 2, cached under its own name) in ``extractor``'s features."""
+    register_classifier()  # idempotent: torch-fidelity then knows wganbench-classifier
+    return {
+        "input1": UInt8Images(pixels), "input2": UInt8Images(reference.pixels),
+        "input2_cache_name": reference.cache_name(extractor), "cache": True, "cache_root": settings["cache_dir"],
+        "feature_extractor": extractor.name, "feature_extractor_weights_path": str(extractor.weights_path),
+        "feature_extractor_internal_dtype": extractor.requested_dtype, "batch_size": settings["batch_size"],
+        "cuda": cuda, "save_cpu_ram": True, "verbose": False,
+    }
+
+
 def fidelity_metrics(generated: torch.Tensor, reference: ReferenceSet, extractor: ResolvedExtractor,
                      which: list[str], settings: Mapping[str, Any], cuda: bool) -> tuple[dict[str, float], dict]:
     """The requested torch-fidelity metrics and the protocol that produced them."""
@@ -87,18 +101,12 @@ def fidelity_metrics(generated: torch.Tensor, reference: ReferenceSet, extractor
     kid_subset_size = min(settings["kid_subset_size"], n_gen, n_ref)
     isc_splits = min(settings["isc_splits"], n_gen)
     options: dict[str, Any] = {
-        "feature_extractor": extractor.name,
-        "feature_extractor_weights_path": str(extractor.weights_path),
-        "feature_extractor_internal_dtype": extractor.requested_dtype,
         "kid_subset_size": kid_subset_size, "kid_subsets": settings["kid_subsets"],
         "isc_splits": isc_splits, "prc_neighborhood": settings["prc_neighborhood"],
         "rng_seed": settings["rng_seed"], "samples_shuffle": True,
     }
-    register_classifier()  # idempotent: torch-fidelity then knows wganbench-classifier
     raw = torch_fidelity.calculate_metrics(
-        input1=UInt8Images(pixels), input2=UInt8Images(reference.pixels),
-        input2_cache_name=reference.cache_name(extractor), cache=True, cache_root=settings["cache_dir"],
-        batch_size=settings["batch_size"], cuda=cuda, save_cpu_ram=True, prc_batch_size=2048, verbose=False,
+        **library_inputs(pixels, reference, extractor, settings, cuda), prc_batch_size=2048,
         **{metric: metric in which for metric in OUTPUTS}, **options,
     )
     values = {ours: float(raw[theirs]) for metric in which for ours, theirs in OUTPUTS[metric]}
@@ -112,6 +120,6 @@ def fidelity_metrics(generated: torch.Tensor, reference: ReferenceSet, extractor
         "feature_layers": {metric: extractor_class.get_default_feature_layer_for_metric(metric) for metric in which},
         "reference": reference.describe(), "generated_count": n_gen,
         "kid_subset_size_requested": settings["kid_subset_size"], "isc_splits_requested": settings["isc_splits"],
-        **{key: value for key, value in options.items() if key.startswith(("kid", "isc", "prc", "rng", "samples"))},
+        **options,
     }
     return values, protocol

@@ -23,7 +23,7 @@ from .. import __version__
 from ..registry import ConfigError
 from ..rundir import COMPLETED, RunDir, write_json
 from .context import Context
-from .families import Family, families_for
+from .families import Family, families_for, seeded_subset
 from .records import FORMAT, unavailable
 from .settings import resolve_settings
 
@@ -73,14 +73,6 @@ def _load(run: RunDir, path: Path, ctx: Context, status: Mapping[str, Any], fina
     return (tensor.clamp(-1, 1) if ctx.dataset.kind == "image" else tensor), iteration, None
 
 
-def _subset(samples: torch.Tensor, count: int | None, seed: int) -> torch.Tensor:
-    """All samples, or a seeded subset of ``count`` (in file order) so reruns measure the same ones."""
-    if count is None or count >= len(samples):
-        return samples
-    chosen = np.sort(np.random.default_rng(seed).permutation(len(samples))[:count])
-    return samples[torch.from_numpy(chosen)]
-
-
 def _by_count(selected: list[str], settings: Mapping[str, Any]) -> dict[int | None, list[str]]:
     """A family's selected metrics grouped by their generated sample count (``generated_count_for``
     overrides ``generated_count`` per metric), so one library call serves each group."""
@@ -100,7 +92,7 @@ def evaluate_batch(ctx: Context, families: Selection, samples: torch.Tensor | No
     found: dict[str, dict] = {}
     for family, selected in families:
         for count, metrics in _by_count(selected, ctx.settings).items():
-            chosen = _subset(samples, count, ctx.settings["subset_seed"])
+            chosen = seeded_subset(samples, count, ctx.settings["subset_seed"])
             common = {"iteration": iteration, "samples_file": samples_file, "generated_count": len(chosen),
                       "generated_subset_seed": ctx.settings["subset_seed"] if count else None,
                       "device": ctx.device.type}
