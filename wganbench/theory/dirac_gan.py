@@ -64,7 +64,6 @@ class DiracObjective:
     label: str
     loss: str | dict
     lipschitz: dict | None = None
-    noise: float = 0.0  # instance noise sigma
     # closed form of the Jacobian at (0, 0): (p, d) with lambda = d/2 +- sqrt(d^2/4 + p); None: none exists
     closed_form: tuple[float, float] | None = None
     why_no_closed_form: str = ""
@@ -85,7 +84,7 @@ OBJECTIVES: dict[str, DiracObjective] = {
     "rpgan-r1r2": DiracObjective("RpGAN + R1 + R2, γ = 1", "relativistic_pairing", {"r1": 1.0, "r2": 1.0},
                                  closed_form=(LOGISTIC, -2.0)),
     "instance-noise": DiracObjective("GAN + instance noise, σ = 1", "nonsaturating", {"instance_noise": {"sigma": 1.0}},
-                                     noise=1.0, closed_form=(LOGISTIC, -0.5)),
+                                     closed_form=(LOGISTIC, -0.5)),
 }
 NO_DIRAC_FORM = {
     "cramer": "the Cramér critic is a feature vector compared across two generated batches",
@@ -121,13 +120,16 @@ class Game:
     objective: DiracObjective
     loss: object = field(init=False)
     methods: list = field(init=False)
+    noise: float = field(init=False)  # instance noise: the InstanceNoise method's sigma at the start
 
     def __post_init__(self) -> None:
         self.loss = build_loss(self.objective.loss)
-        self.methods = [m for m in build_lipschitz(self.objective.lipschitz) if not isinstance(m, InstanceNoise)]
+        built = build_lipschitz(self.objective.lipschitz)
+        self.methods = [m for m in built if not isinstance(m, InstanceNoise)]
+        self.noise = next((m.sigma_at(0) for m in built if isinstance(m, InstanceNoise)), 0.0)
 
     def offsets(self) -> torch.Tensor:
-        sigma = self.objective.noise
+        sigma = self.noise
         return torch.tensor([[sigma], [-sigma]] if sigma else [[0.0]], dtype=torch.float64)
 
     def batch(self, theta: torch.Tensor) -> Batch:
