@@ -6,13 +6,16 @@ Runs in a temporary copy of the workflow (nothing lands in the repository's resu
 the wall time of the run and of `snakemake --report`, and, per rule, the jobs' summed wall and CPU
 seconds from their Snakemake benchmark files. CPU seconds / cores is the wall time the run would
 take on an otherwise idle machine with perfect packing: compare it with the measured wall time to
-see how much other load the machine had.
+see how much other load the machine had. The CPU of `snakemake` and everything it started, less the
+jobs' own, is what Snakemake's main process (scheduling, job bookkeeping, benchmark sampling) and
+the jobs' start-up before their benchmark began cost.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import resource
 import shutil
 import subprocess
 import sys
@@ -33,11 +36,18 @@ def copy_workflow(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
-def timed(command: list[str], cwd: Path, log: Path) -> float:
-    start = time.perf_counter()
+def children_cpu() -> float:
+    """CPU seconds of every finished process this one waited for, and of their descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], cwd: Path, log: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and all it started)."""
+    start, cpu_before = time.perf_counter(), children_cpu()
     with log.open("w") as handle:
         subprocess.run(command, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, check=True)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, children_cpu() - cpu_before
 
 
 def per_rule(benchmarks: Path) -> dict[str, list[float]]:
@@ -66,15 +76,16 @@ def main() -> None:
     copy_workflow(workdir)
     config = ["--configfile", *args.configfile] if args.configfile else []
     snakemake = [sys.executable, "-m", "snakemake"]
-    run = timed([*snakemake, "--cores", args.cores, *config], workdir, workdir / "run.log")
-    report = timed([*snakemake, *config, "--report", "results/report.html"], workdir, workdir / "report.log")
+    run, run_cpu = timed([*snakemake, "--cores", args.cores, *config], workdir, workdir / "run.log")
+    report, _ = timed([*snakemake, *config, "--report", "results/report.html"], workdir, workdir / "report.log")
     print(f"snakemake --cores {args.cores}: {run:.0f} s wall;  --report: {report:.1f} s wall  ({workdir})")
     print(f"{'rule':<16}{'jobs':>6}{'wall s':>10}{'cpu s':>10}{'peak MB':>10}")
     totals = per_rule(workdir / "results" / "benchmarks")
     for rule, (jobs, wall, cpu, rss) in sorted(totals.items()):
         print(f"{rule:<16}{jobs:>6}{wall:>10.0f}{cpu:>10.0f}{rss:>10.0f}")
     cpu = sum(entry[2] for entry in totals.values())
-    print(f"all jobs: {cpu:.0f} CPU s")
+    print(f"all jobs: {cpu:.0f} CPU s;  snakemake and all it started: {run_cpu:.0f} CPU s "
+          f"(main process and job start-up: {run_cpu - cpu:.0f})")
     if not args.keep:
         shutil.rmtree(workdir)
 
