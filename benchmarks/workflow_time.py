@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def copy_workflow(target: Path) -> None:
-    for name in ("Snakefile", "config", "workflow", "environment.yml"):
+    for name in ("Snakefile", "config", "workflow", "profiles", "environment.yml"):
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, target / name, symlinks=False)

@@ -79,6 +79,26 @@ def test_density_and_coverage_by_hand(k: int, density: float, coverage: float) -
         {"density": density, "coverage": coverage})
 
 
+def test_density_and_coverage_start_no_worker_pool(monkeypatch) -> None:
+    """prdc asks scikit-learn for n_jobs=8; the job has one core, so the distances must be computed
+    in its own thread (a joblib pool per call cost 6x the time). A pool would go through
+    joblib.Parallel, which fails here; the values equal prdc's own call."""
+    import joblib
+    import prdc
+
+    from wganbench.evaluate.density_coverage import density_coverage
+
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(64, 2)), rng.normal(size=(64, 2))
+    expected = prdc.compute_prdc(real_features=real, fake_features=fake, nearest_k=3)
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a joblib worker pool was started")
+
+    monkeypatch.setattr(joblib.Parallel, "__call__", no_pool)
+    assert density_coverage(real, fake, 3) == {"density": expected["density"], "coverage": expected["coverage"]}
+
+
 def test_toy_density_and_coverage_of_real_and_collapsed_samples(tmp_path) -> None:
     data = load_dataset("8gaussians")
     real_like = make_run(tmp_path / "real", "8gaussians", data.batch(500, seed=5, index=0).numpy())

@@ -16,6 +16,7 @@ from importlib import metadata
 from collections.abc import Mapping
 from typing import Any
 
+import joblib
 import numpy as np
 import prdc
 import torch
@@ -35,8 +36,11 @@ def too_few(real: int, fake: int, k: int) -> str | None:
 
 
 def density_coverage(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
-    """prdc's four values on (N, D) arrays; its progress line is kept off the job's log."""
-    with contextlib.redirect_stdout(io.StringIO()):
+    """prdc's four values on (N, D) arrays; its progress line is kept off the job's log. prdc asks
+    scikit-learn for its distances with n_jobs=8, which starts a joblib pool of 8 per call: 6x the
+    time of the sequential computation on 512 toy points, and 8 threads on a job given one core.
+    The sequential backend makes scikit-learn compute them in the job's own thread (same values)."""
+    with contextlib.redirect_stdout(io.StringIO()), joblib.parallel_config(backend="sequential"):
         values = prdc.compute_prdc(real_features=real, fake_features=fake, nearest_k=k)
     return {name: float(values[name]) for name in ("density", "coverage")}
 

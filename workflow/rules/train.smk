@@ -11,6 +11,10 @@ rule cell:
     # A shell command of a local rule runs in the main process, which holds the resolved cells (a
     # `run:` block would run in a fresh process that does not resolve).
     localrule: True
+    # before any other job: they take milliseconds, and a train job waits for all its seeds' cells
+    # (at priority 0 they were interleaved with long jobs, and the image cells, whose training
+    # should start first, became ready last)
+    priority: 100
     output:
         cell=f"results/cells/{CELL}.yaml",
     params:
