@@ -59,6 +59,7 @@ rule train:
     benchmark:
         f"results/benchmarks/train/{CELL}.tsv"
     threads: lambda wc: job_resources(wc)["threads"]
+    priority: lambda wc: train_priority(wc.experiment, wc)
     resources:
         mem_mb=lambda wc: job_resources(wc)["mem_mb"],
         # a job stopped at its time limit checkpoints (SIGUSR1/SIGTERM, exit 75) and is retried
@@ -95,7 +96,7 @@ for _experiment in ensembled_experiments():
         benchmark:
             f"results/benchmarks/train/{_experiment}/{{dataset}}/{{objective}}/{{arch}}/seeds.tsv"
         threads: config["experiments"][_experiment]["resources"]["threads"]
-        priority: train_priority(_experiment)
+        priority: lambda wc, _e=_experiment: train_priority(_e, wc)
         resources:
             mem_mb=config["experiments"][_experiment]["resources"]["mem_mb"],
             # members may fall back to training one after another: budget for that
