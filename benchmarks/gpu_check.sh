@@ -8,7 +8,11 @@
 #   OUT=/tmp/gpu bash benchmarks/gpu_check.sh
 #
 # A machine without the package's dependencies installs them from wheels in .wheels/ (a machine
-# with no index to reach); everything else must already be there (torch with CUDA).
+# with no index to reach), made beforehand where PyPI is reachable, e.g. for Python 3.12:
+#   pip download -d .wheels --no-deps --only-binary=:all: --python-version 3.12 \
+#       --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
+#       torch-fidelity prdc POT jsonschema jsonschema-specifications referencing rpds-py lmdb
+# Everything else must already be there (torch with CUDA, numpy, scipy, pandas, scikit-learn).
 set -u
 OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT"
