@@ -7,9 +7,9 @@ runs' status, and whether a second identical run repeats the first.
 
 It asserts nothing and prints a markdown table. Wall time is the training call alone (data, models,
 loop, samples, checkpoints), after one untimed warm-up cell has paid CUDA's start-up.
-``--repeat`` trains the first cell again into a second folder and compares every log column but the
-clock, the samples and the final checkpoint's parameters bit for bit: on the CPU they are equal by
-construction (tests/test_reproducibility.py); on a GPU it depends on the kernels cuDNN picks.
+``--repeat`` trains the first cell again into a second folder and compares its first seed's log
+(every column but the clock) and samples bit for bit: on the CPU they are equal by construction
+(tests/test_golden_runs.py); on a GPU it depends on the kernels cuDNN picks.
 """
 
 from __future__ import annotations
@@ -24,32 +24,27 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
+from time_cells import experiment_cells, experiment_grid, experiment_seeds  # benchmarks/time_cells.py
 
 from wganbench.config import parse_overrides, resolve_cell
 from wganbench.train import train_seeds
 
 
 def cells_of(grid: dict, experiments: list[str], objectives: list[str], archs: list[str]) -> list[tuple]:
-    """(experiment, dataset, objective, arch, grid with the experiment's settings as defaults)."""
-    found = []
-    for name, experiment in grid["experiments"].items():
-        if experiments and name not in experiments:
-            continue
-        local = {**grid, "defaults": {**grid.get("defaults", {}), **experiment.get("settings", {})}}
-        for dataset in experiment["datasets"]:
-            for objective in experiment["objectives"]:
-                for arch in experiment["archs"]:
-                    if (not objectives or objective in objectives) and (not archs or arch in archs):
-                        found.append((name, dataset, objective, arch, local, experiment))
-    return found
+    """(experiment name, data set, objective, arch, experiment) of the cells the filters keep."""
+    return [(name, dataset, objective, arch, experiment)
+            for name, experiment in grid["experiments"].items() if not experiments or name in experiments
+            for dataset, objective, arch in experiment_cells(experiment, grid)
+            if (not objectives or objective in objectives) and (not archs or arch in archs)]
 
 
-def train_cell(cell: tuple, seeds: list[int], out: Path, iterations: int | None, overrides: dict) -> dict:
+def train_cell(grid: dict, cell: tuple, seeds: list[int], out: Path, iterations: int | None,
+               overrides: dict) -> dict:
     """One cell's seeds in one call; its wall time and what the runs recorded."""
-    name, dataset, objective, arch, local, experiment = cell
+    name, dataset, objective, arch, experiment = cell
     given = {"objective": objective, "arch": arch, "dataset": dataset, "seed": seeds[0],
              "iterations": iterations or experiment["iterations"]}
-    cfg = resolve_cell(given, local, overrides)
+    cfg = resolve_cell(given, experiment_grid(experiment, grid), overrides)
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     start = time.perf_counter()
@@ -94,18 +89,21 @@ def main() -> None:
     grid = yaml.safe_load(Path(args.config).read_text())
     cells = cells_of(grid, args.experiment, args.objective, args.arch)
     overrides = parse_overrides(args.set)
+
+    def seeds(cell: tuple) -> list[int]:
+        return experiment_seeds(cell[4], grid)[: args.seeds]
+
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        train_cell(cells[0], [0], root / "warmup", 20, overrides)  # CUDA context, cuDNN, imports
+        train_cell(grid, cells[0], [0], root / "warmup", 20, overrides)  # CUDA context, cuDNN, imports
         for index, cell in enumerate(cells):
-            seeds = list(cell[5].get("seeds", grid.get("seeds", [0])))[: args.seeds]
-            rows.append(train_cell(cell, seeds, root / f"cell{index}", args.iterations, overrides))
+            rows.append(train_cell(grid, cell, seeds(cell), root / f"cell{index}", args.iterations, overrides))
             print(json.dumps(rows[-1]), flush=True)
         if args.repeat and cells:
-            seeds = list(cells[0][5].get("seeds", grid.get("seeds", [0])))[: args.seeds]
-            again = train_cell(cells[0], seeds, root / "again", args.iterations, overrides)
-            verdict = same_run(root / "cell0" / f"seed{seeds[0]}", root / "again" / f"seed{seeds[0]}")
+            again = train_cell(grid, cells[0], seeds(cells[0]), root / "again", args.iterations, overrides)
+            first = f"seed{seeds(cells[0])[0]}"
+            verdict = same_run(root / "cell0" / first, root / "again" / first)
             print(f"repeat of {cells[0][2]} {cells[0][3]}: {verdict} (wall {again['wall_s']} s)")
     print(f"\n{torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU'}, torch {torch.__version__}, "
           f"overrides {args.set or 'none'}\n")

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -41,6 +42,23 @@ def objectives_of(experiment: dict, grid: dict) -> list[str]:
     return list(builtin) + [o for o in grid.get("objectives", {}) if o not in builtin]
 
 
+def experiment_seeds(experiment: dict, grid: dict) -> list[int]:
+    return list(experiment.get("seeds", grid.get("seeds", [0, 1, 2])))
+
+
+def experiment_grid(experiment: dict, grid: dict) -> dict:
+    """The grid with the experiment's settings as its defaults: what its cells resolve against."""
+    return {**grid, "defaults": {**grid.get("defaults", {}), **experiment.get("settings", {})}}
+
+
+def experiment_cells(experiment: dict, grid: dict) -> Iterator[tuple[str, str, str]]:
+    """(data set, objective, architecture) of every cell of a raw (unvalidated) grid's experiment."""
+    for dataset in experiment["datasets"]:
+        for objective in objectives_of(experiment, grid):
+            for arch in experiment["archs"]:
+                yield dataset, objective, arch
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config/config.yaml")
@@ -60,23 +78,21 @@ def main() -> None:
     for name, experiment in grid["experiments"].items():
         if args.experiment and name not in args.experiment:
             continue
-        seeds = len(experiment.get("seeds", grid.get("seeds", [0, 1, 2])))
+        seeds = len(experiment_seeds(experiment, grid))
+        local = experiment_grid(experiment, grid)
         experiment_seconds = 0.0
-        for dataset in experiment["datasets"]:
-            for objective in objectives_of(experiment, grid):
-                for arch in experiment["archs"]:
-                    local = {**grid, "defaults": {**grid.get("defaults", {}), **experiment.get("settings", {})}}
-                    cell = {"objective": objective, "arch": arch, "dataset": dataset, "seed": 0,
-                            "iterations": args.iterations, "threads": 1, "checkpoint_every": 10**6}
-                    cfg = resolve_cell(cell, local)
-                    with tempfile.TemporaryDirectory() as out:
-                        start = time.perf_counter()
-                        train(cfg, out, progress=False)
-                        per_iteration = (time.perf_counter() - start) / args.iterations
-                    seconds = per_iteration * experiment["iterations"] * seeds
-                    experiment_seconds += seconds
-                    print(f"{name:>10} {dataset:>14} {objective:>12} {arch:>10}: {1000 * per_iteration:7.1f} ms/it"
-                          f" -> {seconds:6.0f} core-s for {seeds} seeds x {experiment['iterations']} it")
+        for dataset, objective, arch in experiment_cells(experiment, grid):
+            cell = {"objective": objective, "arch": arch, "dataset": dataset, "seed": 0,
+                    "iterations": args.iterations, "threads": 1, "checkpoint_every": 10**6}
+            cfg = resolve_cell(cell, local)
+            with tempfile.TemporaryDirectory() as out:
+                start = time.perf_counter()
+                train(cfg, out, progress=False)
+                per_iteration = (time.perf_counter() - start) / args.iterations
+            seconds = per_iteration * experiment["iterations"] * seeds
+            experiment_seconds += seconds
+            print(f"{name:>10} {dataset:>14} {objective:>12} {arch:>10}: {1000 * per_iteration:7.1f} ms/it"
+                  f" -> {seconds:6.0f} core-s for {seeds} seeds x {experiment['iterations']} it")
         print(f"{name}: {experiment_seconds:.0f} core-s of training")
         total += experiment_seconds
     print(f"all experiments: {total:.0f} core-s of training (plus start-up and evaluation per job)")

@@ -148,15 +148,13 @@ def ensembled_experiments():
             if experiment["ensemble"] and len(experiment_seeds(name)) > 1]
 
 
-def train_priority(name, wildcards=None):
+def train_priority(name, wildcards):
     """Longest jobs first, so that short ones fill the cores at the end instead of one long job
     running alone: image experiments' training before toy training (a WGAN digits cell ~8 min
     against 15 s to 3 min for most toy cells), and within each of the two, the job's relative cost
     (a fraction below 1). Snakemake breaks ties between equal priorities arbitrarily: the default
     grid's 7-min MMD GAN toy job once started last and ran alone for 7 of its 32 minutes."""
     tier = 0 if set(config["experiments"][name]["datasets"]) <= set(TOY_DATASETS) else 1
-    if wildcards is None:
-        return tier
     values = {"seed": experiment_seeds(name)[0], **dict(wildcards.items()), "experiment": name}
     cell = resolved_cell(SimpleNamespace(**values))
     if cell is None:  # a job's own process (which never resolves) needs no priority
