@@ -77,14 +77,20 @@ def test_reversed_ordering_and_no_learning_are_contradicted(tmp_path: Path) -> N
     assert learns.p_against == pytest.approx(0.5 ** 6)
 
 
-def test_two_seeds_are_too_few_and_say_how_many_would_do(tmp_path: Path) -> None:
-    runs = runs_table({("good", "a"): learned([2.0, 2.2]), ("bad", "a"): learned([9.0, 9.4])})
+def test_three_seeds_are_too_few_and_say_how_many_would_do(tmp_path: Path) -> None:
+    runs = runs_table({("good", "a"): learned([2.0, 2.2, 2.1]), ("bad", "a"): learned([9.0, 9.4, 9.2])})
     (order,) = decide([claim(ORDER)], tables(runs, tmp_path), alpha=0.05)
     assert order.parts[0].decision == "reproduced"  # the interval alone would say so ...
-    assert order.verdict == "inconclusive"  # ... but 2 vs 2 cannot reach p < 0.05 (min 1/6)
+    assert order.verdict == "inconclusive"  # ... but 3 vs 3 cannot reach p < 0.05 (min 1/20)
     assert "too few seeds" in order.reason
     # complete separation gives p = 1 / C(2n, n): 0.05 at n = 3 (not below α), 1/70 at n = 4
     assert order.seeds_needed == 4 and "~4 seeds" in order.reason
+
+
+def test_two_seeds_a_side_do_not_decide(tmp_path: Path) -> None:
+    runs = runs_table({("good", "a"): learned([2.0, 2.2]), ("bad", "a"): learned([9.0, 9.4])})
+    (order,) = decide([claim(ORDER)], tables(runs, tmp_path), alpha=0.05)
+    assert order.parts[0].decision == "inconclusive" and "fewer than 3 judged seeds a side" in order.reason
 
 
 def test_straddling_interval_is_inconclusive(tmp_path: Path) -> None:
@@ -101,7 +107,12 @@ def test_straddling_interval_is_inconclusive(tmp_path: Path) -> None:
 def test_missing_and_diverged_cells(tmp_path: Path) -> None:
     runs = runs_table({("good", "a"): [("diverged", math.nan)] * 3, ("bad", "a"): learned([9.0, 9.4, 9.1])})
     (order,) = decide([claim(ORDER)], tables(runs, tmp_path), alpha=0.05)
-    assert order.verdict == "inconclusive" and "cells missing" in order.reason and "diverged" in order.reason
+    # diverged runs rank worst: 3 vs 3 against the claim, but the exact p (1/20 with ties) is not below α
+    assert order.parts[0].decision == "contradicted" and "3 diverged, ranked worst" in order.parts[0].n
+    assert order.verdict == "inconclusive" and order.p_against == pytest.approx(1 / 20)
+    runs = runs_table({("good", "a"): [("failed", math.nan)] * 3, ("bad", "a"): learned([9.0, 9.4, 9.1])})
+    (order,) = decide([claim(ORDER)], tables(runs, tmp_path), alpha=0.05)
+    assert order.verdict == "inconclusive" and "cells missing" in order.reason and "3 runs failed" in order.reason
     elsewhere = {**ORDER, "experiment": "paper-grid"}
     (absent,) = decide([claim(elsewhere)], tables(runs, tmp_path), alpha=0.05)
     assert absent.verdict == "not run here" and "config/config.yaml" in absent.reason
@@ -154,11 +165,13 @@ def test_correlation_rule_reads_curves(tmp_path: Path) -> None:
         return {"experiment": "e", "dataset": "d", "objective": "good", "arch": "a", "seed": seed,
                 "status": "completed", "source": source, "variable": variable, "iteration": iteration, "value": value}
 
-    # the critic's estimate falls with W1 in every run (a monotone map of it): rho = 1 per run
+    # the critic's estimate follows W1's own ups and downs around its trend in every run (a
+    # monotone map of it): the partial rho on iteration is 1 per run
+    wiggle = [0.3, -0.2, 0.25, -0.1, 0.15, -0.3, 0.05, -0.05, 0.2, -0.25]
     curves = pd.DataFrame([point(seed, source, variable, 10 * i, value)
                            for seed in range(6) for i in range(10)
-                           for source, variable, value in [("log", "distance_estimate", 2.0 / (i + 1) ** 2),
-                                                           ("metrics", "w1", 1.0 / (i + 1) + 0.001 * seed)]])
+                           for source, variable, value in [("log", "distance_estimate", (1.0 / (i + 1) + 0.1 * wiggle[i]) ** 2),
+                                                           ("metrics", "w1", 1.0 / (i + 1) + 0.1 * wiggle[i] + 0.001 * seed)]])
     runs = runs_table({("good", "a"): learned([1.0] * 6)})
     test = {"rule": "correlation", "experiment": "e", "dataset": "d", "arch": "a", "objective": "good",
             "variable": "distance_estimate", "metric": "w1", "at_least": 0.5}
@@ -271,3 +284,147 @@ def test_a_method_with_several_settings_is_scored_by_its_best(tmp_path: Path) ->
     assert found[1].parts[0].effect == pytest.approx(45.0 - np.mean([20.0, 20.4, 19.8]))
     entry = {"id": "best", "source": SOURCE, "statement": "s", "tested_by": ["config/config.yaml"], "test": published}
     assert check_catalogue({"claims": [entry]}, "mine.yaml")[0].test["objective"] == ["sn-a", "sn-b"]
+
+
+# --- review items of the verdict engine: each fails on the engine before the still-improving work --
+
+def test_runs_that_failed_with_an_error_leave_n_and_are_named(tmp_path: Path) -> None:
+    """7 runs out of memory are not 7 failures to learn: no verdict, and the row says why."""
+    runs = runs_table({("good", "a"): [("failed", math.nan)] * 7})
+    runs["reason"] = "out of memory"
+    (verdict,) = decide([claim(LEARNS)], tables(runs, tmp_path), alpha=0.05)
+    assert verdict.verdict == "inconclusive"
+    assert "7 runs failed: out of memory" in verdict.reason and "7 runs failed" in verdict.parts[0].n
+
+
+def test_diverged_runs_rank_worst_in_an_ordering(tmp_path: Path) -> None:
+    """3 survivors with a good FID and 4 diverged runs do not beat 7 runs that all completed."""
+    runs = runs_table({("good", "a"): learned([2.0, 2.1, 1.9]) + [("diverged", math.nan)] * 4,
+                       ("bad", "a"): learned([5.0, 5.1, 4.9, 5.2, 5.05, 4.95, 5.0])})
+    (order,) = decide([claim(ORDER)], tables(runs, tmp_path), alpha=0.05)
+    assert order.verdict != "reproduced"
+    assert order.parts[0].n.startswith("7 vs 7 (4 diverged, ranked worst)")
+
+
+def test_nan_rows_never_reproduce_an_exact_check(tmp_path: Path) -> None:
+    folder = tmp_path / "theory" / "t"
+    folder.mkdir(parents=True)
+    pd.DataFrame({"x": [1.0, math.nan, math.nan, math.nan], "w": [1.0, 1.0, 1.0, 1.0],
+                  "inf": [math.inf] * 4}).to_csv(folder / "x.csv", index=False)
+    t = tables(pd.DataFrame(), tmp_path)
+    tests = {
+        "closed": {"rule": "closed_form", "table": "theory/t/x.csv", "column": "x", "expected": "w", "tolerance": 0.1},
+        "bound": {"rule": "table_bound", "table": "theory/t/x.csv", "column": "x", "reduce": "max", "at_most": 2},
+        "ratio": {"rule": "ratio", "table": "theory/t/x.csv", "numerator": {"column": "x"}, "denominator": {"column": "w"},
+                  "log10_at_most": 1},
+        "inf_ratio": {"rule": "ratio", "table": "theory/t/x.csv", "numerator": {"column": "inf"},
+                      "denominator": {"column": "inf"}, "log10_at_most": 1},
+        "inf_expected": {"rule": "closed_form", "table": "theory/t/x.csv", "column": "w", "expected": "inf", "tolerance": 0},
+    }
+    verdicts = {v.claim.id: v for v in decide([claim(t_, name) for name, t_ in tests.items()], t, alpha=0.05)}
+    for name in ("closed", "bound", "ratio"):
+        assert verdicts[name].verdict == "inconclusive" and "3 of 4 selected rows" in verdicts[name].reason
+    assert verdicts["inf_ratio"].verdict == "inconclusive" and "undefined" in verdicts["inf_ratio"].reason
+    assert verdicts["inf_expected"].verdict == "contradicted"  # a finite value where the truth is infinite
+
+
+def test_an_equivalence_band_over_the_claimed_side_is_refused() -> None:
+    good = {"id": "x", "source": SOURCE, "statement": "s", "tested_by": ["config/config.yaml"],
+            "test": {**ORDER, "margin": 0, "equivalence": 0.5}}
+    with pytest.raises(ConfigError) as refused:
+        check_catalogue({"claims": [good]}, "mine.yaml")
+    message = str(refused.value)
+    assert "\n" not in message and "claims.0.test.equivalence" in message and "margin" in message
+    nested = {**good, "test": {"all_of": [LEARNS, {**ORDER, "margin": 0.2, "equivalence": 0.3}]}}
+    with pytest.raises(ConfigError, match=r"claims\.0\.test\.all_of\.1\.equivalence"):
+        check_catalogue({"claims": [nested]}, "mine.yaml")
+    assert check_catalogue({"claims": [{**good, "test": {**ORDER, "margin": 0.5, "equivalence": 0.5}}]}, "mine.yaml")
+
+
+def test_a_supported_difference_inside_the_old_band_is_not_contradicted(tmp_path: Path) -> None:
+    """With margin 0 and a ±0.5 band, a clear +0.3 difference used to be 'contradicted'."""
+    rng = np.random.default_rng(1)
+    runs = runs_table({("good", "a"): learned(list(5.0 + 0.01 * rng.normal(size=8))),
+                       ("bad", "a"): learned(list(5.3 + 0.01 * rng.normal(size=8)))})
+    (order,) = decide([claim(ORDER)], tables(runs, tmp_path), alpha=0.05)
+    assert order.verdict == "reproduced"
+
+
+def test_all_of_contradiction_p_comes_from_the_contradicting_part(tmp_path: Path) -> None:
+    """A strongly supported part must not lend its tiny p-value to the contradiction of another."""
+    runs = runs_table({("good", "a"): learned([2.0, 2.1, 1.9, 2.2, 2.05, 1.95, 2.0, 2.1, 2.2, 1.8]),
+                       ("bad", "a"): [("failed to learn", f) for f in [9.0, 9.5, 8.8, 9.2, 9.9, 9.1, 9.3, 9.4, 9.6, 8.9]],
+                       ("weak", "a"): [("learned", 2.0)] + [("failed to learn", 9.0)] * 4})
+    both = claim({"all_of": [ORDER, {**LEARNS, "objective": "weak"}]})
+    (verdict,) = decide([both], tables(runs, tmp_path), alpha=0.05)
+    p_learns_against = stats.binomtest(1, 5, 0.5, alternative="less").pvalue
+    assert verdict.p_against == pytest.approx(min(1.0, 2 * p_learns_against))
+    assert verdict.verdict == "inconclusive"  # 1/5 cannot contradict at 0.05 (p = 0.19 x 2)
+
+
+def test_one_over_iteration_does_not_track_quality(tmp_path: Path) -> None:
+    """Two series that both merely fall during training (1/iteration vs a noisy falling W1) have no
+    partial correlation on iteration: a tracking claim is not reproduced."""
+    rng = np.random.default_rng(0)
+
+    def point(seed: int, source: str, variable: str, iteration: int, value: float) -> dict:
+        return {"experiment": "e", "dataset": "d", "objective": "good", "arch": "a", "seed": seed,
+                "status": "completed", "source": source, "variable": variable, "iteration": iteration, "value": value}
+
+    rows = []
+    for seed in range(8):
+        for i in range(1, 21):
+            rows.append(point(seed, "log", "distance_estimate", 50 * i, 1.0 / (50 * i)))
+            rows.append(point(seed, "metrics", "w1", 50 * i, 2.0 / i + 0.05 * rng.normal()))
+    runs = runs_table({("good", "a"): learned([1.0] * 8)})
+    test = {"rule": "correlation", "experiment": "e", "dataset": "d", "arch": "a", "objective": "good",
+            "variable": "distance_estimate", "metric": "w1", "at_least": 0.3}
+    (verdict,) = decide([claim(test)], tables(runs, tmp_path, pd.DataFrame(rows)), alpha=0.05)
+    assert verdict.parts[0].effect == pytest.approx(0.0, abs=1e-9)
+    assert "raw ρ 0.89" in verdict.parts[0].n  # what the old rule scored: it would have passed 0.5
+    assert verdict.verdict == "contradicted"
+
+
+def with_outcomes(cells: dict[tuple[str, str], list[str]]) -> pd.DataFrame:
+    rows = []
+    for (objective, arch), outcomes in cells.items():
+        for seed, outcome in enumerate(outcomes):
+            status = "diverged" if outcome == "diverged" else "completed"
+            rows.append({"experiment": "e", "dataset": "d", "objective": objective, "arch": arch, "seed": seed,
+                         "status": status, "outcome": outcome, "fid": {"learned": 2.0}.get(outcome, 40.0),
+                         "iterations": 1000, "iterations_needed": 2400.0 if outcome == "still improving" else math.nan})
+    return pd.DataFrame(rows)
+
+
+FAILS = {**LEARNS, "objective": "bad", "at_most": 0.5}
+FAILS.pop("at_least")
+
+
+def test_still_improving_runs_cannot_make_a_failure(tmp_path: Path) -> None:
+    runs = with_outcomes({("good", "a"): ["still improving"] * 6 + ["failed to learn"]})
+    (verdict,) = decide([claim(LEARNS)], tables(runs, tmp_path), alpha=0.05)
+    assert verdict.verdict == "inconclusive"
+    assert "6 of 7 runs are still improving" in verdict.reason and "2,400 more iterations" in verdict.reason
+    plateau = with_outcomes({("good", "a"): ["failed to learn"] * 7})
+    (verdict,) = decide([claim(LEARNS)], tables(plateau, tmp_path), alpha=0.05)
+    assert verdict.verdict == "contradicted"
+
+
+def test_a_fails_claim_needs_a_positive_control_that_learns(tmp_path: Path) -> None:
+    nothing = with_outcomes({("bad", "a"): ["failed to learn"] * 7, ("good", "a"): ["failed to learn"] * 7})
+    control = claim({**FAILS, "control": "good"})
+    (verdict,) = decide([control], tables(nothing, tmp_path), alpha=0.05)
+    assert verdict.verdict == "inconclusive" and "nothing learns on this cell" in verdict.reason
+    contrast = with_outcomes({("bad", "a"): ["failed to learn"] * 7, ("good", "a"): ["learned"] * 7})
+    (verdict,) = decide([control], tables(contrast, tmp_path), alpha=0.05)
+    assert verdict.verdict == "reproduced" and "control good: 7/7 learned" in verdict.parts[0].n
+    # the standard GAN still improving: its failure is not established
+    improving = with_outcomes({("bad", "a"): ["still improving"] * 7, ("good", "a"): ["learned"] * 7})
+    (verdict,) = decide([control], tables(improving, tmp_path), alpha=0.05)
+    assert verdict.verdict == "inconclusive" and "still improving" in verdict.reason
+
+
+def test_an_ordering_whose_loser_still_improves_is_not_decided(tmp_path: Path) -> None:
+    runs = with_outcomes({("good", "a"): ["learned"] * 7, ("bad", "a"): ["still improving"] * 7})
+    (order,) = decide([claim(ORDER)], tables(runs, tmp_path), alpha=0.05)
+    assert order.verdict == "inconclusive" and "budget artifact" in order.reason

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .outcomes import Threshold, outcome, threshold_from_levels
+from .outcomes import NOT_LEARNED, STILL_IMPROVING, Threshold, outcome, threshold_from_levels
+from .trend import TrendRule, trend
 from .registry import ConfigError
 from .evaluate.records import values as metric_values
 from .rundir import COMPLETED, RunDir, atomic_write_text, read_json
@@ -30,7 +31,8 @@ MISSING = "missing"  # a run folder without status.json: listed, never counted a
 
 # columns that describe a run rather than measure it (metrics are every other numeric column)
 KEY_COLUMNS = ["experiment", "dataset", "image_size", "objective", "arch", "critic", "seed"]
-OUTCOME_COLUMNS = ["outcome", "outcome_reason", "outcome_metric", "outcome_threshold", "level_real", "level_constant"]
+OUTCOME_COLUMNS = ["outcome", "outcome_reason", "outcome_metric", "outcome_threshold", "level_real", "level_constant",
+                   "trend_slope", "iterations_needed"]
 INFO_COLUMNS = KEY_COLUMNS + ["status", "reason", *OUTCOME_COLUMNS, "sample_count", "iterations", "train_seconds",
                               "job_seconds", "peak_rss_mb", "eval_seconds", "eval_peak_rss_mb", "run_dir"]
 GROUP_COLUMNS = ["experiment", "dataset", "objective", "arch", "critic"]
@@ -48,6 +50,7 @@ class Settings:
     bootstrap_resamples: int = 2000
     alpha: float = 0.05
     seed: int = 0
+    still_improving: TrendRule = TrendRule()
 
 
 # --- runs.csv ------------------------------------------------------------------------------------
@@ -149,20 +152,58 @@ def add_outcomes(frame: pd.DataFrame, thresholds: dict[tuple, Threshold]) -> pd.
     """The outcome of each run (``wganbench.outcomes``), with the threshold and levels beside it."""
     columns: dict[str, list] = {name: [] for name in OUTCOME_COLUMNS}
     for row in frame.to_dict("records"):
-        size = row.get("image_size")
-        size = None if size is None or pd.isna(size) else int(size)
-        threshold = thresholds.get((row["dataset"], size, row.get("sample_count"))) \
-            or thresholds.get((row["dataset"], None, row.get("sample_count")))
+        threshold = threshold_of(row, thresholds)
         metric = threshold.metric.name if threshold else None
         value = row.get(metric) if metric else None
-        result, why = outcome(row["status"], None if value is None or pd.isna(value) else float(value), threshold)
+        diversity_name = threshold.diversity.metric.name if threshold and threshold.diversity else None
+        diversity = row.get(diversity_name) if diversity_name else None
+        result, why = outcome(row["status"], None if value is None or pd.isna(value) else float(value), threshold,
+                              None if diversity is None or pd.isna(diversity) else float(diversity))
         columns["outcome"].append(result)
         columns["outcome_reason"].append(why)
         columns["outcome_metric"].append(metric)
         columns["outcome_threshold"].append(threshold.value if threshold else math.nan)
         columns["level_real"].append(threshold.real if threshold else math.nan)
         columns["level_constant"].append(threshold.constant if threshold else math.nan)
+        columns["trend_slope"].append(math.nan)
+        columns["iterations_needed"].append(math.nan)
     return frame.assign(**columns)
+
+
+def threshold_of(row: dict[str, Any], thresholds: dict[tuple, Threshold]) -> Threshold | None:
+    size = row.get("image_size")
+    size = None if size is None or pd.isna(size) else int(size)
+    return (thresholds.get((row["dataset"], size, row.get("sample_count")))
+            or thresholds.get((row["dataset"], None, row.get("sample_count"))))
+
+
+def add_trends(runs: pd.DataFrame, curves: pd.DataFrame, thresholds: dict[tuple, Threshold],
+               rule: TrendRule) -> pd.DataFrame:
+    """A run that failed to learn but whose outcome-metric curve still improves at its end is
+    ``still improving`` (``wganbench.trend``), with its slope and the iterations it would still need."""
+    if runs.empty or curves.empty or "outcome" not in runs:
+        return runs
+    runs = runs.copy()
+    for column in ("trend_slope", "iterations_needed"):
+        if column not in runs:
+            runs[column] = math.nan
+    snapshots = curves[curves["source"] == "metrics"]
+    by_run = {key: group for key, group in snapshots.groupby(["experiment", "dataset", "objective", "arch", "seed"])}
+    for index, row in runs.iterrows():
+        threshold = threshold_of(row.to_dict(), thresholds)
+        if threshold is None or row["outcome"] != NOT_LEARNED:
+            continue
+        points = by_run.get((row["experiment"], row["dataset"], row["objective"], row["arch"], row["seed"]))
+        if points is None:
+            continue
+        points = points[points["variable"] == threshold.metric.name]
+        found = trend(points["iteration"].to_numpy(), points["value"].to_numpy(), threshold, rule)
+        runs.at[index, "trend_slope"] = found.slope
+        if found.improving:
+            runs.at[index, "outcome"] = STILL_IMPROVING
+            runs.at[index, "outcome_reason"] = f"{row['outcome_reason']}; {found.reason}"
+            runs.at[index, "iterations_needed"] = found.iterations_needed
+    return runs
 
 
 def collect_runs(run_dirs: Iterable[Path], runs_root: Path, benchmarks_root: Path | None = None,
@@ -307,7 +348,7 @@ def write_parquet_and_csv(frame: pd.DataFrame, out: Path, name: str, csv_too: bo
     return written
 
 
-OUTCOME_COLOURS = {"learned": "#d4edda", "failed to learn": "#fff3cd", "diverged": "#f8d7da", "failed": "#f8d7da"}
+OUTCOME_COLOURS = {"learned": "#d4edda", "failed to learn": "#fff3cd", "still improving": "#d1ecf1", "diverged": "#f8d7da", "failed": "#f8d7da"}
 
 
 def runs_html(runs: pd.DataFrame) -> str:
@@ -327,11 +368,14 @@ def aggregate(run_dirs: Iterable[Path], runs_root: Path, out: Path, settings: Se
               benchmarks_root: Path | None = None, level_files: Iterable[Path] = ()) -> list[Path]:
     """Write runs, summary, levels and curves tables (and runs.html) into ``out``."""
     levels = read_levels(level_files)
-    runs = collect_runs(run_dirs, runs_root, benchmarks_root, thresholds_of(levels))
+    thresholds = thresholds_of(levels)
+    runs = collect_runs(run_dirs, runs_root, benchmarks_root, thresholds)
+    curves = collect_curves(runs)
+    runs = add_trends(runs, curves, thresholds, settings.still_improving)
     written = write_parquet_and_csv(runs, out, "runs")
     written += write_parquet_and_csv(levels_table(levels), out, "levels")
     written += write_parquet_and_csv(summarize(runs, settings), out, "summary")
-    written += write_parquet_and_csv(collect_curves(runs), out, "curves", csv_too=False)
+    written += write_parquet_and_csv(curves, out, "curves", csv_too=False)
     atomic_write_text(out / "runs.html", runs_html(runs))
     written.append(out / "runs.html")
     return written

@@ -14,6 +14,8 @@ build objectives or look names up in the model and data registries import it whe
 
 from __future__ import annotations
 
+import math
+
 import copy
 from pathlib import Path
 from typing import Any, Iterable
@@ -245,6 +247,7 @@ def _derive(cfg: dict) -> None:
             if cfg[key] in IMAGE_ONLY:
                 raise ConfigError(f"config key '{key}': {cfg[key]!r} is an image architecture; "
                                   f"data set {cfg['dataset']!r} is 2-D points, use 'mlp'")
+    _scale_lecam_start(cfg)
     required = critic_norm_for(build_lipschitz(cfg["lipschitz"]))
     if cfg["critic_norm"] == "auto":
         cfg["critic_norm"] = required or DEFAULT_CRITIC_NORM.get(cfg["critic"], "batch")
@@ -255,6 +258,25 @@ def _derive(cfg: dict) -> None:
         cfg["critic_norm"] = "none"
     if cfg["critic"] == "mlp" or toy:
         cfg["critic_norm"] = "none"
+
+
+LECAM_START = 1000  # critic steps before LeCam's moving averages start (google/lecam-gan's ema_start)
+LECAM_START_SHARE = 0.1  # ... but never later than this share of the run's critic steps
+
+
+def _scale_lecam_start(cfg: dict) -> None:
+    """LeCam's averages start after lecam-gan's 1,000 critic steps, or after a tenth of a shorter
+    run's critic steps: with 1,000 iterations of one critic step, a fixed 1,000 would never average.
+    The start is written into the resolved config (``lipschitz.lecam.start``); an explicit one is kept."""
+    spec = cfg.get("lipschitz")
+    if not isinstance(spec, dict) or "lecam" not in spec:
+        return
+    params = spec["lecam"]
+    params = {"weight": params} if isinstance(params, (int, float)) and not isinstance(params, bool) else dict(params or {})
+    if "start" not in params:
+        critic_steps = int(cfg["iterations"]) * int(cfg.get("n_critic") or 1)
+        params["start"] = min(LECAM_START, max(1, math.ceil(LECAM_START_SHARE * critic_steps)))
+    cfg["lipschitz"] = {**spec, "lecam": params}
 
 
 def check_data_root(cfg: dict) -> None:

@@ -17,10 +17,11 @@ from typing import Any, Callable, Mapping
 
 LEARNED = "learned"
 NOT_LEARNED = "failed to learn"
+STILL_IMPROVING = "still improving"  # not learned, but its curve still falls at the end (wganbench.trend)
 DIVERGED = "diverged"
 FAILED = "failed"
 NOT_EVALUATED = "not evaluated"
-OUTCOMES = (LEARNED, NOT_LEARNED, DIVERGED, FAILED, NOT_EVALUATED)
+OUTCOMES = (LEARNED, NOT_LEARNED, STILL_IMPROVING, DIVERGED, FAILED, NOT_EVALUATED)
 
 _SCALES: dict[str, tuple[Callable[[float], float], Callable[[float], float]]] = {
     "linear": (lambda x: x, lambda y: y),
@@ -40,6 +41,10 @@ class OutcomeMetric:
         forward, back = _SCALES[self.scale]
         return back((forward(real) + forward(constant)) / 2.0)
 
+    def on_scale(self, value: float) -> float:
+        """The value on the scale where distances to the levels are compared (√FID, counts)."""
+        return _SCALES[self.scale][0](value)
+
     def learned(self, value: float, threshold: float) -> bool:
         return value > threshold if self.higher_is_better else value < threshold
 
@@ -52,11 +57,20 @@ OUTCOME_METRICS: dict[str, OutcomeMetric] = {
 }
 
 
+# Data kind -> a second bound a learned run must also pass: quality alone can be met by a generator
+# that repeats a few digits, so on labelled images a learned run also covers at least the midpoint
+# of the real and constant generators' modes (with a per-mode minimum count: wganbench.evaluate).
+DIVERSITY_METRICS: dict[str, OutcomeMetric] = {
+    "image": OutcomeMetric("modes_covered", higher_is_better=True, scale="linear"),
+}
+
+
 @dataclass(frozen=True)
 class Threshold:
     metric: OutcomeMetric
     real: float
     constant: float
+    diversity: "Threshold | None" = None
 
     @property
     def value(self) -> float:
@@ -73,11 +87,20 @@ def threshold_from_levels(levels: Mapping[str, Any]) -> Threshold | None:
     constant = levels["levels"]["constant"].get(metric.name)
     if real is None or constant is None or not (math.isfinite(real) and math.isfinite(constant)):
         return None
-    return Threshold(metric, float(real), float(constant))
+    diversity = DIVERSITY_METRICS.get(levels.get("kind", ""))
+    second = None
+    if diversity is not None:
+        d_real = levels["levels"]["real"].get(diversity.name)
+        d_constant = levels["levels"]["constant"].get(diversity.name)
+        if d_real is not None and d_constant is not None and math.isfinite(d_real) and math.isfinite(d_constant):
+            second = Threshold(diversity, float(d_real), float(d_constant))
+    return Threshold(metric, float(real), float(constant), second)
 
 
-def outcome(status: str, value: float | None, threshold: Threshold | None) -> tuple[str, str]:
-    """(outcome, why) of one run from its status and outcome-metric value."""
+def outcome(status: str, value: float | None, threshold: Threshold | None,
+            diversity: float | None = None) -> tuple[str, str]:
+    """(outcome, why) of one run from its status, outcome-metric value and (on labelled images) the
+    modes it covers: quality without diversity has not learned the data."""
     if status == "diverged":
         return DIVERGED, "diverged"
     if status != "completed":
@@ -87,6 +110,12 @@ def outcome(status: str, value: float | None, threshold: Threshold | None) -> tu
     if value is None or not math.isfinite(value):
         return NOT_EVALUATED, f"no {threshold.metric.name}"
     side = ">" if threshold.metric.higher_is_better else "<"
-    if threshold.metric.learned(value, threshold.value):
-        return LEARNED, f"{threshold.metric.name} {value:.4g} {side} {threshold.value:.4g}"
-    return NOT_LEARNED, f"{threshold.metric.name} {value:.4g} not {side} {threshold.value:.4g}"
+    if not threshold.metric.learned(value, threshold.value):
+        return NOT_LEARNED, f"{threshold.metric.name} {value:.4g} not {side} {threshold.value:.4g}"
+    why = f"{threshold.metric.name} {value:.4g} {side} {threshold.value:.4g}"
+    second = threshold.diversity
+    if second is not None and diversity is not None and math.isfinite(diversity):
+        if not second.metric.learned(diversity, second.value):
+            return NOT_LEARNED, f"{why}, but {second.metric.name} {diversity:.4g} not > {second.value:.4g} (collapsed)"
+        why += f" and {second.metric.name} {diversity:.4g} > {second.value:.4g}"
+    return LEARNED, why

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from .registry import ConfigError
 
 
 def _aggregate(args: argparse.Namespace) -> int:
     from .aggregate import Settings, aggregate
+    from .trend import TrendRule
 
     settings = Settings(baseline=args.baseline, confidence=args.confidence,
-                        bootstrap_resamples=args.resamples, alpha=args.alpha, seed=args.seed)
+                        bootstrap_resamples=args.resamples, alpha=args.alpha, seed=args.seed,
+                        still_improving=_trend_rule(args.still_improving, TrendRule))
     missing = [d for d in args.run_dirs if not (Path(d) / "config.yaml").exists()]
     if missing:
         raise ConfigError(f"run folder {missing[0]} has no config.yaml; train it first")
@@ -23,6 +26,21 @@ def _aggregate(args: argparse.Namespace) -> int:
                           Path(args.benchmarks) if args.benchmarks else None, [Path(p) for p in args.levels]):
         print(path)
     return 0
+
+
+def _trend_rule(pairs: list[str], rule_class: type) -> Any:
+    """``--still-improving KEY=VALUE`` pairs (the grid config's ``aggregate.still_improving``)."""
+    fields = {name: field.type for name, field in rule_class.__dataclass_fields__.items()}
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or key not in fields:
+            raise ConfigError(f"--still-improving {pair!r}: expected KEY=VALUE with KEY one of {', '.join(fields)}")
+        try:
+            values[key] = int(text) if fields[key] in (int, "int") else float(text)
+        except ValueError:
+            raise ConfigError(f"--still-improving {pair!r}: {text!r} is not a number") from None
+    return rule_class(**values)
 
 
 def _figures(args: argparse.Namespace) -> int:
@@ -79,6 +97,8 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     agg.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     agg.add_argument("--levels", action="append", default=[], metavar="FILE",
                      help="reference levels (`wganbench evaluate-levels`) that decide each run's outcome")
+    agg.add_argument("--still-improving", action="append", default=[], metavar="KEY=VALUE",
+                     help="the still-improving rule (window, min_points, confidence, min_gain; wganbench/trend.py)")
     agg.set_defaults(func=_aggregate)
 
     claims = sub.add_parser("claims", help="decide the claims catalogue against results/tables: the scorecard")

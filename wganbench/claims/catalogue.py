@@ -48,6 +48,8 @@ def check_catalogue(content: Any, where: str) -> list[Claim]:
     if error is not None:
         raise ConfigError(f"{where}: {format_error(error)}")
     claims = [Claim(**entry, catalogue=where) for entry in content["claims"]]
+    for index, claim in enumerate(claims):
+        check_rules(claim, f"{where}: config key 'claims.{index}.test")
     seen: set[str] = set()
     for index, claim in enumerate(claims):
         if claim.id in seen:
@@ -55,6 +57,18 @@ def check_catalogue(content: Any, where: str) -> list[Claim]:
                               "give each claim its own id")
         seen.add(claim.id)
     return claims
+
+
+def check_rules(claim: Claim, key: str) -> None:
+    """What the schema cannot say, because it relates two keys: an ordering's equivalence band must
+    not reach into the differences the claim counts as supporting it (beyond `margin`)."""
+    for index, part in enumerate(claim.parts):
+        where = f"{key}{'.all_of.' + str(index) if 'all_of' in claim.test else ''}.equivalence'"
+        margin = float(part.get("margin", 0.0))
+        if part.get("rule") == "ordering" and part.get("equivalence") is not None and part["equivalence"] > margin:
+            raise ConfigError(
+                f"{where}: ±{part['equivalence']:g} overlaps the claimed side (> margin {margin:g}), so a supported "
+                f"difference could be called contradicted; set equivalence ≤ margin (e.g. margin: {part['equivalence']:g})")
 
 
 def load_catalogues(paths: list[str | Path]) -> list[Claim]:

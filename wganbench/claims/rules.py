@@ -19,11 +19,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..outcomes import DIVERGED, FAILED, LEARNED, NOT_LEARNED, STILL_IMPROVING
 from ..registry import Registry
 
 REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_RUN = "reproduced", "contradicted", "inconclusive", "not run here"
 POWER = 0.8  # the power at which "seeds needed" is computed
-MAX_SEEDS = 1000
+MAX_SEEDS = 1000  # seeds-needed estimates are capped here: "more than 1,000" says the effect is too small
+MIN_SEEDS = 3  # completed (or diverged) seeds a side below which a sampled rule does not decide
 
 
 @dataclass
@@ -121,9 +123,51 @@ def bootstrap_ci(sample: Callable[[np.random.Generator], float], point: float, t
     return float(min(low, point)), float(max(high, point))
 
 
-def min_rank_p(n: int) -> float:
-    """The smallest one-sided Mann-Whitney p-value with n seeds a side: 1 / C(2n, n)."""
-    return 1.0 / math.comb(2 * n, n)
+def log_comb(n: float, k: float) -> float:
+    """log C(n, k) through the log-gamma function: finite and instant for any n (no big integers)."""
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def min_rank_p(n: int, m: int | None = None) -> float:
+    """The smallest one-sided Mann-Whitney p-value with n and m seeds: 1 / C(n + m, n) (m = n by default)."""
+    m = n if m is None else m
+    return math.exp(-log_comb(n + m, n))
+
+
+def capped_seeds(estimate: float, floor: int = 2) -> int:
+    """A seeds-needed estimate as an integer in [floor, MAX_SEEDS]; an infinite or huge estimate is the cap."""
+    if not math.isfinite(estimate) or estimate >= MAX_SEEDS:
+        return MAX_SEEDS
+    return min(MAX_SEEDS, max(floor, math.ceil(estimate)))
+
+
+def smallest_n(p_floor: Callable[[int], float], alpha: float) -> int:
+    """The fewest seeds whose best possible p-value is below alpha (capped at MAX_SEEDS)."""
+    n = 2
+    while p_floor(n) >= alpha * (1 - 1e-9) and n < MAX_SEEDS:  # 1/C(6, 3) is 0.05 up to rounding: not below it
+        n += 1
+    return n
+
+
+def normal_seeds(spread: float, gap: float, alpha: float, efficiency: float = 3 / math.pi) -> float:
+    """Seeds a side for a one-sided rank test at level alpha and power POWER to see ``gap`` against
+    noise ``spread`` (normal approximation, divided by the rank test's efficiency against the t-test)."""
+    if not (math.isfinite(spread) and math.isfinite(gap)) or gap == 0:
+        return math.inf
+    z = stats.norm.ppf(1 - alpha) + stats.norm.ppf(POWER)
+    return 2 * (z * max(spread, 1e-12) / gap) ** 2 / efficiency
+
+
+def rank_p(a: np.ndarray, b: np.ndarray, alternative: str) -> float:
+    """One-sided Mann-Whitney U p-value. With ties (diverged runs ranked worst together, mode counts)
+    scipy falls back to the normal approximation, which is anti-conservative for a few seeds (3 vs 3
+    complete separation: 0.04 instead of 1/20); there the exact permutation distribution is used."""
+    small = min(len(a), len(b)) <= 20
+    tied = len(np.unique(np.concatenate([a, b]))) < len(a) + len(b)
+    if small and tied:
+        method = stats.PermutationMethod(n_resamples=20000, rng=np.random.default_rng(0))
+        return float(stats.mannwhitneyu(a, b, alternative=alternative, method=method).pvalue)
+    return float(stats.mannwhitneyu(a, b, alternative=alternative).pvalue)
 
 
 def side_of(low: float, high: float, bound: float, at_least: bool) -> str:
@@ -139,133 +183,292 @@ def straddle_reason(low: float, high: float, bound: str) -> str:
 
 # --- sampled rules -------------------------------------------------------------------------------
 
+def failure_note(runs: pd.DataFrame) -> str:
+    """``2 runs failed: out of memory``: runs that ended in an error (not a finding about the method),
+    or have no metric yet; they leave n and are named in the row."""
+    if runs.empty:
+        return ""
+    notes = []
+    failed = runs[runs["status"] == "failed"]
+    if len(failed):
+        reasons = sorted({str(r) for r in failed.get("reason", pd.Series(dtype=str)).dropna()})
+        notes.append(f"{len(failed)} run{'s' * (len(failed) > 1)} failed" + (f": {'; '.join(reasons)}" if reasons else ""))
+    other = runs[~runs["status"].isin(["completed", "diverged", "failed"])]
+    if len(other):
+        notes.append(f"{len(other)} run{'s' * (len(other) > 1)} {', '.join(sorted(set(other['status'].astype(str))))}")
+    return "; ".join(notes)
+
+
+@dataclass
+class Side:
+    """One side of an ordering: the finite values of its completed runs (signed so that larger is
+    better), how many diverged (ranked worst), and what left n (errors, missing metrics)."""
+
+    values: np.ndarray
+    diverged: int
+    unusable: int
+    note: str
+    improving: int
+
+    @property
+    def n(self) -> int:
+        return len(self.values) + self.diverged
+
+
+def ordering_side(runs: pd.DataFrame, metric: str, sign: float) -> Side:
+    completed = runs[runs["status"] == "completed"]
+    values = completed[metric].astype(float).to_numpy() if metric in completed else np.full(len(completed), np.nan)
+    finite = np.isfinite(values)
+    note = failure_note(runs)
+    unevaluated = int((~finite).sum())
+    if unevaluated:
+        note = "; ".join(filter(None, [note, f"{unevaluated} completed run{'s' * (unevaluated > 1)} without a finite {metric}"]))
+    improving = int((runs.get("outcome", pd.Series(dtype=str)) == STILL_IMPROVING).sum())
+    return Side(sign * values[finite], int((runs["status"] == "diverged").sum()),
+                int((runs["status"] != "completed").sum() - (runs["status"] == "diverged").sum()) + unevaluated,
+                note, improving)
+
+
+def with_diverged(side: Side, worst: float) -> np.ndarray:
+    """The side's values with each diverged run just below the worst finite value of both sides:
+    ranked last in the rank test, and counted (conservatively) as the worst run in the mean."""
+    below = worst - 1e-9 * max(1.0, abs(worst))
+    return np.concatenate([side.values, np.full(side.diverged, below)])
+
+
 @RULES.register("ordering")
 def ordering(spec: dict[str, Any], tables: Tables) -> Evidence:
     """`better` beats `worse`: effect = improvement of better over worse (difference of means, signed
-    so that positive favours the claim), percentile-bootstrap CI, one-sided Mann-Whitney U tests."""
+    so that positive favours the claim), percentile-bootstrap CI, one-sided Mann-Whitney U tests.
+    Diverged runs rank worst (never dropped); runs that failed (an error) leave n and are named."""
     better_runs, worse_runs = tables.cell_runs(spec, spec["better"]), tables.cell_runs(spec, spec["worse"])
     if better_runs.empty and worse_runs.empty:
         return not_run(f"cells {cell_name(spec, spec['better'])} and {cell_name(spec, spec['worse'])}")
-    a, lost_a = metric_values(better_runs, spec["metric"])
-    b, lost_b = metric_values(worse_runs, spec["metric"])
     sign = -1.0 if spec["lower_is_better"] else 1.0
+    better, worse = ordering_side(better_runs, spec["metric"], sign), ordering_side(worse_runs, spec["metric"], sign)
     margin, equivalence = float(spec.get("margin", 0.0)), spec.get("equivalence")
     bound = f"> {margin:g}" + (f" (contradicted inside ±{equivalence:g})" if equivalence else "")
-    n = f"{len(a)} vs {len(b)}"
-    if len(a) < 2 or len(b) < 2:
-        lost = f"; {lost_a} + {lost_b} runs diverged, failed or unevaluated" if lost_a + lost_b else ""
+    notes = "; ".join(f"{name}: {side.note}" for name, side in (("better", better), ("worse", worse)) if side.note)
+    diverged = better.diverged + worse.diverged
+    n = f"{better.n} vs {worse.n}" + (f" ({diverged} diverged, ranked worst)" if diverged else "")
+    n += f"; {notes}" if notes else ""
+    minimum = int(spec.get("min_seeds", MIN_SEEDS))
+    finite = np.concatenate([better.values, worse.values])
+    if better.n < minimum or worse.n < minimum or len(finite) == 0:
+        why = "no finite value on either side" if len(finite) == 0 else f"fewer than {minimum} judged seeds a side"
         return Evidence(INCONCLUSIVE, threshold=bound, n=n, sampled=True,
-                        reason=f"cells missing: fewer than 2 finite {spec['metric']} values a side{lost}")
-    ga, gb = sign * a, sign * b  # larger is better on both sides now
+                        reason=f"cells missing: {why} ({spec['metric']})" + (f"; {notes}" if notes else ""))
+    worst = float(finite.min())
+    ga, gb = with_diverged(better, worst), with_diverged(worse, worst)  # larger is better on both sides now
     effect = float(ga.mean() - gb.mean())
     low, high = bootstrap_ci(lambda rng: rng.choice(ga, len(ga)).mean() - rng.choice(gb, len(gb)).mean(), effect, tables)
     decision = side_of(low, high, margin, at_least=True)
-    p_for = float(stats.mannwhitneyu(ga - margin, gb, alternative="greater").pvalue)
-    p_against = float(stats.mannwhitneyu(ga - margin, gb, alternative="less").pvalue)
+    p_for = rank_p(ga - margin, gb, "greater")
+    p_against = rank_p(ga - margin, gb, "less")
     if equivalence:
         inside = -equivalence < low and high < equivalence
-        p_tost = max(float(stats.mannwhitneyu(ga + equivalence, gb, alternative="greater").pvalue),
-                     float(stats.mannwhitneyu(ga - equivalence, gb, alternative="less").pvalue))
+        p_tost = max(rank_p(ga + equivalence, gb, "greater"), rank_p(ga - equivalence, gb, "less"))
         if inside:
             decision, p_against = CONTRADICTED, p_tost
-    spread = float(np.sqrt((ga.var(ddof=1) + gb.var(ddof=1)) / 2)) or 1e-12
+    spread = float(np.sqrt((ga.var(ddof=1) + gb.var(ddof=1)) / 2)) if min(len(ga), len(gb)) > 1 else math.nan
     gap = abs(effect - margin)
 
     def needs(alpha: float) -> int | None:
         if gap == 0:
             return None
-        z = stats.norm.ppf(1 - alpha) + stats.norm.ppf(POWER)
-        n_needed = math.ceil(2 * (z * spread / gap) ** 2 * math.pi / 3)  # U's efficiency vs the t-test: 3/pi
-        while min_rank_p(n_needed) >= alpha and n_needed < MAX_SEEDS:
-            n_needed += 1
-        return max(n_needed, 2)
+        return max(capped_seeds(normal_seeds(spread, gap, alpha)), smallest_n(min_rank_p, alpha))
 
     reason = "" if decision != INCONCLUSIVE else straddle_reason(low, high, f"{margin:g}")
+    # a verdict that the side losing it could still overturn with more iterations is not a finding
+    loser = worse if decision == REPRODUCED else better if decision == CONTRADICTED else None
+    if loser is not None and loser.improving:
+        which = "worse" if loser is worse else "better"
+        reason = (f"the {which} side has {loser.improving} run{'s' * (loser.improving > 1)} still improving at the "
+                  f"end of the budget: the {decision} verdict may be a budget artifact{iterations_note(tables, spec, spec[which])}")
+        decision = INCONCLUSIVE
     return Evidence(decision, effect, low, high, bound, n, reason, p_for, p_against, True, needs)
+
+
+def iterations_note(tables: Tables, spec: dict[str, Any], objective: str | list[str]) -> str:
+    """``; ≥ ~2,400 more iterations (run at 1,000)``: the largest estimate among still-improving runs."""
+    runs = tables.cell_runs(spec, objective)
+    improving = runs[runs.get("outcome", pd.Series(dtype=str)) == STILL_IMPROVING] if not runs.empty else runs
+    if improving.empty or "iterations_needed" not in improving:
+        return ""
+    needed = improving["iterations_needed"].astype(float)
+    needed = needed[np.isfinite(needed)]
+    ran = improving["iterations"].dropna() if "iterations" in improving else pd.Series(dtype=float)
+    at = f" (run for {int(ran.max()):,})" if len(ran) else ""
+    return f"; ≥ ~{int(needed.max()):,} more iterations at the current slope{at}" if len(needed) else ""
 
 
 def _share_p(k: int, n: int, level: float, greater: bool) -> float:
     return float(stats.binomtest(k, n, level, alternative="greater" if greater else "less").pvalue)
 
 
+@dataclass
+class Shares:
+    """A cell's seeds by outcome for a `learns` rule: ``k`` certain successes, ``unknown`` runs still
+    improving (no success yet, but their budget, not the method, may be what stopped them), of ``n``
+    judged runs (diverged counts as not learned); errors and unevaluated runs leave n, named in ``note``."""
+
+    k: int
+    unknown: int
+    n: int
+    word: str
+    note: str
+
+
+def learn_shares(spec: dict[str, Any], runs: pd.DataFrame) -> Shares:
+    success = spec.get("success")
+    outcome = runs["outcome"] if "outcome" in runs else pd.Series("not evaluated", runs.index)
+    judged = runs[outcome.isin([LEARNED, NOT_LEARNED, STILL_IMPROVING, DIVERGED])]
+    improving = judged["outcome"] == STILL_IMPROVING
+    if success:
+        bound_value = success.get("at_least", success.get("at_most"))
+        word = f"{success['metric']} {'≥' if 'at_least' in success else '≤'} {bound_value:g}"
+        values = judged[success["metric"]].astype(float) if success["metric"] in judged else pd.Series(np.nan, judged.index)
+        hit = (values >= bound_value) if "at_least" in success else (values <= bound_value)
+        hit &= judged["status"] == "completed"
+        k, unknown = int(hit.sum()), int((improving & ~hit).sum())
+    else:
+        word = "learned"
+        k, unknown = int((judged["outcome"] == LEARNED).sum()), int(improving.sum())
+    note = failure_note(runs[~runs.index.isin(judged.index)])
+    return Shares(k, unknown, len(judged), word, note)
+
+
+def _share_interval(k: int, n: int, confidence: float) -> tuple[float, float]:
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
+    return float(ci.low), float(ci.high)
+
+
 @RULES.register("learns")
 def learns(spec: dict[str, Any], tables: Tables) -> Evidence:
-    """Share of seeds that learned (diverged and failed runs count as not learned) against a level:
-    Clopper-Pearson CI and one-sided exact binomial tests. ``success`` counts a seed by a metric
-    bound instead of its outcome (e.g. all 8 modes covered)."""
+    """Share of seeds that learned (diverged counts as not learned; an error leaves n) against a level:
+    Clopper-Pearson CI and one-sided exact binomial tests. ``success`` counts a seed by a metric bound
+    instead of its outcome (e.g. all 8 modes covered). Runs still improving at the end of their budget
+    are unknowns: the verdict must hold whether they would learn or not. A claim that a method fails
+    (``at_most``) with a ``control`` is decided only when that positive control learns on the same cell."""
     runs = tables.cell_runs(spec, spec["objective"])
     if runs.empty:
         return not_run(f"cell {cell_name(spec)}")
     at_least = "at_least" in spec
     level = float(spec["at_least"] if at_least else spec["at_most"])
-    success = spec.get("success")
-    if success:
-        bound_value = success.get("at_least", success.get("at_most"))
-        word = f"{success['metric']} {'≥' if 'at_least' in success else '≤'} {bound_value:g}"
-        judged = runs[runs["status"].isin(["completed", "diverged", "failed"])]
-        values = judged[success["metric"]].astype(float) if success["metric"] in judged else pd.Series(np.nan, judged.index)
-        hit = values >= bound_value if "at_least" in success else values <= bound_value
-        k = int((hit & (judged["status"] == "completed")).sum())
+    shares = learn_shares(spec, runs)
+    bound = f"{'≥' if at_least else '≤'} {level:g} of seeds {shares.word}"
+    n_text = f"{shares.k}/{shares.n} {shares.word}" + (f", {shares.unknown} still improving" if shares.unknown else "")
+    n_text += f"; {shares.note}" if shares.note else ""
+    minimum = int(spec.get("min_seeds", MIN_SEEDS))
+    if shares.n < minimum:
+        return Evidence(INCONCLUSIVE, threshold=bound, n=n_text, sampled=True,
+                        reason=f"cells missing: {shares.n} judged runs of {cell_name(spec)} (fewer than {minimum})"
+                               + (f"; {shares.note}" if shares.note else ""))
+    k, n = shares.k, shares.n
+    optimistic = k + shares.unknown  # every still-improving run would learn
+    low, high = _share_interval(k, n, tables.confidence)
+    opt_low, opt_high = _share_interval(optimistic, n, tables.confidence)
+    # for the claim: the pessimistic count when it claims "at least", the optimistic one for "at most"
+    if at_least:
+        decision_for = side_of(low, high, level, True) == REPRODUCED
+        decision_against = side_of(opt_low, opt_high, level, True) == CONTRADICTED
+        p_for, p_against = _share_p(k, n, level, True), _share_p(optimistic, n, level, False)
     else:
-        word = "learned"
-        judged = runs[runs["outcome"].isin(["learned", "failed to learn", "diverged", "failed"])]
-        k = int((judged["outcome"] == "learned").sum())
-    bound = f"{'≥' if at_least else '≤'} {level:g} of seeds {word}"
-    n = len(judged)
-    if n == 0:
-        return Evidence(INCONCLUSIVE, threshold=bound, n="0", sampled=True,
-                        reason=f"cells missing: no run of {cell_name(spec)} has an outcome (no reference levels?)")
+        decision_for = side_of(opt_low, opt_high, level, False) == REPRODUCED
+        decision_against = side_of(low, high, level, False) == CONTRADICTED
+        p_for, p_against = _share_p(optimistic, n, level, False), _share_p(k, n, level, True)
+    decision = REPRODUCED if decision_for else CONTRADICTED if decision_against else INCONCLUSIVE
     share = k / n
-    ci = stats.binomtest(k, n).proportion_ci(confidence_level=tables.confidence, method="exact")
-    low, high = float(ci.low), float(ci.high)
-    decision = side_of(low, high, level, at_least)
-    p_for, p_against = _share_p(k, n, level, at_least), _share_p(k, n, level, not at_least)
+    reason = ""
+    if decision == INCONCLUSIVE:
+        plain = side_of(low, high, level, at_least)
+        if shares.unknown and plain != INCONCLUSIVE:
+            reason = (f"{shares.unknown} of {n} runs are still improving at the end of their budget: "
+                      f"'{plain}' would rest on them{iterations_note(tables, spec, spec['objective'])}")
+        else:
+            reason = straddle_reason(low, high, f"{level:g}")
+    control = spec.get("control")
+    if control and decision != INCONCLUSIVE:
+        check = learns({**{k_: v for k_, v in spec.items() if k_ not in ("control", "at_most", "success")},
+                        "objective": control, "at_least": 0.5}, tables)
+        p_for = max(p_for, check.p_for) if check.p_for is not None else p_for
+        if check.decision != REPRODUCED:
+            decision = INCONCLUSIVE
+            reason = (f"nothing learns on this cell at this budget: the positive control {control} has {check.n} "
+                      f"({check.decision}); a failure here says nothing about {spec['objective']}")
+        n_text += f"; control {control}: {check.n}"
 
     def needs(alpha: float) -> int | None:
         if share == level:
             return None
         claimed = (share > level) == at_least
-        for m in range(2, MAX_SEEDS):
+        for m in range(max(2, n), MAX_SEEDS):
             if _share_p(round(share * m), m, level, greater=(share > level)) < alpha:
                 return m
         return None if not claimed else MAX_SEEDS
 
-    reason = "" if decision != INCONCLUSIVE else straddle_reason(low, high, f"{level:g}")
-    return Evidence(decision, share, low, high, bound, f"{k}/{n} {word}", reason, p_for, p_against, True, needs)
+    return Evidence(decision, share, low, high, bound, n_text, reason, p_for, p_against, True, needs)
 
 
-def run_correlations(spec: dict[str, Any], tables: Tables) -> np.ndarray:
+def partial_spearman(x: np.ndarray, y: np.ndarray, t: np.ndarray) -> float:
+    """Spearman's rho of x and y with the iteration t partialled out: the ranks of x and y regressed
+    on the ranks of t, then correlated. Two series that merely both trend during training (any
+    monotone function of t, such as 1/iteration) have no partial association: 0."""
+    ranks = [stats.rankdata(v) for v in (x, y, t)]
+    design = np.column_stack([np.ones(len(t)), ranks[2]])
+    residuals = [r - design @ np.linalg.lstsq(design, r, rcond=None)[0] for r in ranks[:2]]
+    scale = [float(np.sqrt(np.mean(r ** 2))) for r in residuals]
+    if min(scale) <= 1e-9 * len(t):
+        return 0.0
+    return float(np.clip(np.mean(residuals[0] * residuals[1]) / (scale[0] * scale[1]), -1.0, 1.0))
+
+
+@dataclass
+class RunCorrelation:
+    partial: float  # on iteration: what the rule decides by
+    raw: float  # the plain Spearman rho, for the record
+    trend: float  # the iteration-only baseline: rho(iteration, metric)
+
+
+def run_correlations(spec: dict[str, Any], tables: Tables) -> list[RunCorrelation]:
     """Per run: Spearman's rho between the logged ``variable`` and the ``metric`` curve at the
-    iterations both have."""
+    iterations both have, partial on iteration, beside the raw rho and the iteration-only baseline."""
     curves = tables.curves
     if curves.empty:
-        return np.array([])
+        return []
     cell = curves[(curves["experiment"] == spec["experiment"]) & (curves["dataset"] == spec["dataset"])
                   & (curves["arch"] == spec["arch"]) & (curves["objective"] == spec["objective"])
                   & (curves["status"] == "completed")]
-    rhos = []
+    found = []
     for _, run in cell.groupby("seed"):
         logged = run[(run["source"] == "log") & (run["variable"] == spec["variable"])].set_index("iteration")["value"]
         metric = run[(run["source"] == "metrics") & (run["variable"] == spec["metric"])].set_index("iteration")["value"]
-        joined = pd.concat([logged.rename("x"), metric.rename("y")], axis=1, join="inner").dropna()
+        joined = pd.concat([logged.rename("x"), metric.rename("y")], axis=1, join="inner")
+        joined = joined[np.isfinite(joined["x"]) & np.isfinite(joined["y"])]
         if len(joined) >= 5 and joined["x"].nunique() > 1 and joined["y"].nunique() > 1:
-            rhos.append(float(stats.spearmanr(joined["x"], joined["y"]).statistic))
-    return np.array(rhos)
+            t = joined.index.to_numpy(dtype=float)
+            found.append(RunCorrelation(partial_spearman(joined["x"].to_numpy(), joined["y"].to_numpy(), t),
+                                        float(stats.spearmanr(joined["x"], joined["y"]).statistic),
+                                        float(stats.spearmanr(t, joined["y"]).statistic)))
+    return found
 
 
 @RULES.register("correlation")
 def correlation(spec: dict[str, Any], tables: Tables) -> Evidence:
-    """Mean over seeds of each run's Spearman rho (variable vs metric over training) against a level:
-    bootstrap CI over seeds, one-sided Wilcoxon signed-rank tests of rho - level."""
+    """Mean over seeds of each run's Spearman rho (variable vs metric over training, partial on the
+    iteration so that a shared trend does not count as tracking) against a level: bootstrap CI over
+    seeds, one-sided Wilcoxon signed-rank tests of rho - level."""
     if tables.cell_runs(spec, spec["objective"]).empty:
         return not_run(f"cell {cell_name(spec)}")
     at_least = "at_least" in spec
     level = float(spec["at_least"] if at_least else spec["at_most"])
-    bound = f"mean ρ {'≥' if at_least else '≤'} {level:g}"
-    rhos = run_correlations(spec, tables)
-    if len(rhos) < 2:
+    bound = f"mean partial ρ {'≥' if at_least else '≤'} {level:g}"
+    found = run_correlations(spec, tables)
+    rhos = np.array([c.partial for c in found])
+    minimum = int(spec.get("min_seeds", MIN_SEEDS))
+    if len(rhos) < minimum:
         return Evidence(INCONCLUSIVE, threshold=bound, n=str(len(rhos)), sampled=True,
-                        reason=f"cells missing: fewer than 2 runs with ≥ 5 points of {spec['variable']} and {spec['metric']}")
+                        reason=f"cells missing: fewer than {minimum} runs with ≥ 5 points of {spec['variable']} and {spec['metric']}")
     effect = float(rhos.mean())
     low, high = bootstrap_ci(lambda rng: rng.choice(rhos, len(rhos)).mean(), effect, tables)
     decision = side_of(low, high, level, at_least)
@@ -273,16 +476,18 @@ def correlation(spec: dict[str, Any], tables: Tables) -> Evidence:
     greater = float(stats.wilcoxon(diff, alternative="greater").pvalue) if np.any(diff) else 1.0
     less = float(stats.wilcoxon(diff, alternative="less").pvalue) if np.any(diff) else 1.0
     p_for, p_against = (greater, less) if at_least else (less, greater)
-    spread, gap = float(rhos.std(ddof=1)) or 1e-12, abs(effect - level)
+    spread, gap = float(rhos.std(ddof=1)), abs(effect - level)
 
     def needs(alpha: float) -> int | None:
         if gap == 0:
             return None
-        z = stats.norm.ppf(1 - alpha) + stats.norm.ppf(POWER)
-        return max(math.ceil((z * spread / gap) ** 2 * math.pi / 3), math.ceil(math.log2(1 / alpha)), 2)
+        return max(capped_seeds(normal_seeds(spread, gap, alpha) / 2), smallest_n(lambda m: 0.5 ** m, alpha))
 
+    raw = float(np.mean([c.raw for c in found]))
+    baseline = float(np.mean([c.trend for c in found]))
+    n_text = f"{len(rhos)} runs; raw ρ {raw:.2f}, iteration-only ρ(iteration, {spec['metric']}) {baseline:.2f}"
     reason = "" if decision != INCONCLUSIVE else straddle_reason(low, high, f"{level:g}")
-    return Evidence(decision, effect, low, high, bound, f"{len(rhos)} runs", reason, p_for, p_against, True, needs)
+    return Evidence(decision, effect, low, high, bound, n_text, reason, p_for, p_against, True, needs)
 
 
 @RULES.register("published")
@@ -294,9 +499,11 @@ def published(spec: dict[str, Any], tables: Tables) -> Evidence:
     values, lost = metric_values(runs, spec["metric"])
     value, band = float(spec["value"]), float(spec["band"])
     bound = f"{value:g} ± {band:g} (published)"
-    if len(values) < 2:
+    minimum = int(spec.get("min_seeds", MIN_SEEDS))
+    if len(values) < minimum:
         return Evidence(INCONCLUSIVE, threshold=bound, n=str(len(values)), sampled=True,
-                        reason=f"cells missing: fewer than 2 finite {spec['metric']} values ({lost} lost)")
+                        reason=f"cells missing: fewer than {minimum} finite {spec['metric']} values ({lost} diverged, "
+                               "failed or unevaluated)")
     mean = float(values.mean())
     low, high = bootstrap_ci(lambda rng: rng.choice(values, len(values)).mean(), mean, tables)
     lo_band, hi_band = value - band, value + band
@@ -338,6 +545,15 @@ def select(frame: pd.DataFrame, where: dict[str, Any] | None) -> pd.DataFrame:
     return frame[mask]
 
 
+def non_finite_reason(values: np.ndarray, column: str, table: str) -> str | None:
+    """An exact check never passes on rows it could not read: NaN (a computation that produced no
+    number) makes it inconclusive, with the count."""
+    missing = int(np.isnan(values).sum())
+    if missing:
+        return f"{missing} of {len(values)} selected rows of {table} have no value (NaN) in {column!r}"
+    return None
+
+
 def _theory(spec: dict[str, Any], tables: Tables) -> tuple[pd.DataFrame | None, Evidence | None]:
     frame = tables.theory_table(spec["table"])
     if frame is None:
@@ -371,10 +587,17 @@ def closed_form(spec: dict[str, Any], tables: Tables) -> Evidence:
         return rows
     got = rows[spec["column"]].astype(float).to_numpy()
     want = rows[expected].astype(float).to_numpy() if by_column else np.full(len(got), float(expected))
+    unreadable = non_finite_reason(got, spec["column"], spec["table"]) or (
+        non_finite_reason(want, expected, spec["table"]) if by_column else None)
+    if unreadable:
+        return Evidence(INCONCLUSIVE, n=f"{len(got)} rows", reason=unreadable)
     with np.errstate(invalid="ignore"):
         error = np.where(np.isinf(want) & (got == want), 0.0, np.abs(got - want))
     scale = np.abs(want) if spec.get("relative") else np.ones_like(want)
-    worst = float(np.nanmax(error / np.where(scale == 0, 1, scale))) if len(error) else math.nan
+    with np.errstate(invalid="ignore"):
+        relative_error = error / np.where(scale == 0, 1, scale)
+    # an infinite expected value met by a finite one (or the reverse) is an infinite error
+    worst = float(np.max(np.where(np.isnan(relative_error), math.inf, relative_error)))
     tolerance = float(spec["tolerance"])
     decision = REPRODUCED if worst <= tolerance else CONTRADICTED
     unit = " (relative)" if spec.get("relative") else ""
@@ -392,6 +615,9 @@ def table_bound(spec: dict[str, Any], tables: Tables) -> Evidence:
     if isinstance(rows, Evidence):
         return rows
     values = rows[spec["column"]].astype(float)
+    unreadable = non_finite_reason(values.to_numpy(), spec["column"], spec["table"])
+    if unreadable:
+        return Evidence(INCONCLUSIVE, n=f"{len(values)} rows", reason=unreadable)
     values = values.abs() if spec.get("absolute") else values
     value = float(values.max() - values.min()) if spec["reduce"] == "range" else float(getattr(values, spec["reduce"])())
     at_least = "at_least" in spec
@@ -413,9 +639,15 @@ def ratio(spec: dict[str, Any], tables: Tables) -> Evidence:
         rows = _rows(frame, spec[side].get("where"), [spec[side]["column"]], spec["table"])
         if isinstance(rows, Evidence):
             return rows
-        means.append(float(rows[spec[side]["column"]].astype(float).abs().mean()))
-    with np.errstate(divide="ignore"):
+        column = rows[spec[side]["column"]].astype(float).to_numpy()
+        unreadable = non_finite_reason(column, spec[side]["column"], spec["table"])
+        if unreadable:
+            return Evidence(INCONCLUSIVE, reason=unreadable)
+        means.append(float(np.abs(column).mean()))
+    with np.errstate(divide="ignore", invalid="ignore"):
         value = float(np.log10(means[0]) - np.log10(means[1]))
+    if math.isnan(value):
+        return Evidence(INCONCLUSIVE, reason=f"the ratio of means {means[0]:.3g} / {means[1]:.3g} is undefined")
     key = next(k for k in ("log10_at_least", "log10_at_most", "abs_log10_at_least", "abs_log10_at_most") if k in spec)
     measured = abs(value) if key.startswith("abs") else value
     holds = measured >= spec[key] if key.endswith("at_least") else measured <= spec[key]

@@ -8,7 +8,8 @@ Decision procedure (written here once, quoted in the scorecard):
   one against it.
 - A claim with several parts (``all_of``) is reproduced when every part is, contradicted when any
   part is. Its p-value for the claim is the largest of its parts' (intersection-union test); its
-  p-value against is the smallest, times the number of parts (Bonferroni within the claim).
+  p-value against is the smallest of the parts that contradict it (of all parts when none does),
+  times the number of parts (Bonferroni within the claim).
 - Across one run's sampled claims, the p-values for and the p-values against are each corrected by
   Benjamini and Hochberg's step-up procedure at α (false discovery rate ≤ α among decided verdicts).
 - ``reproduced`` needs the interval beyond the threshold on the claimed side and the corrected
@@ -107,7 +108,8 @@ def combine(claim: Claim, parts: list[Evidence]) -> Verdict:
     result = Verdict(claim, verdict, reason, parts)
     if sampled:
         result.p_for = max(p.p_for for p in sampled)  # type: ignore[type-var]
-        result.p_against = min(1.0, len(sampled) * min(p.p_against for p in sampled))  # type: ignore[type-var]
+        against = [p for p in sampled if p.decision == CONTRADICTED] or sampled
+        result.p_against = min(1.0, len(sampled) * min(p.p_against for p in against))  # type: ignore[type-var]
     return result
 
 

@@ -7,6 +7,8 @@ names it writes, so a run that can't be measured still lists every value with th
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -60,13 +62,19 @@ def _prepare_image_modes(ctx: Context) -> object:
     return ctx.classifier if _has_labels(ctx) else None
 
 
+def mode_min_count(ctx: Context, samples: int, num_modes: int) -> int:
+    """Samples a mode needs to count as covered: ``mode_min_count``, and ``mode_min_share`` of an even split."""
+    return max(int(ctx.settings["mode_min_count"]), math.ceil(ctx.settings["mode_min_share"] * samples / num_modes))
+
+
 def _image_modes(ctx: Context, samples: torch.Tensor, selected: list[str], common: dict[str, Any]) -> dict[str, dict]:
     if not _has_labels(ctx):
         reason = f"data set {ctx.dataset_name!r} has no labels to define modes"
         return {name: unavailable(reason) for name in ("modes_covered", "mode_kl")}
     classifier = ctx.classifier
-    num_modes, min_count, layout = classifier.num_modes, ctx.settings["mode_min_count"], classifier.info["layout"]
+    num_modes, layout = classifier.num_modes, classifier.info["layout"]
     generated = modes.histogram(classifier.model.predict(samples), num_modes)
+    min_count = mode_min_count(ctx, len(samples), num_modes)
     data = modes.data_distribution(ctx.reference.labels, num_modes, classifier.info["num_classes"], layout)
     predicted_real = modes.histogram(ctx.reference_modes, num_modes)
     protocol = {
@@ -75,7 +83,8 @@ def _image_modes(ctx: Context, samples: torch.Tensor, selected: list[str], commo
         "kl": "KL(generated || data) in nats",
         "data_distribution": modes.DATA_DISTRIBUTIONS.get(layout).description,
         # the classifier on real data: the coverage and KL a perfect generator would get
-        "reference_modes_covered": modes.modes_covered(predicted_real, min_count),
+        "reference_modes_covered": modes.modes_covered(
+            predicted_real, mode_min_count(ctx, int(predicted_real.sum()), num_modes)),
         "reference_mode_kl": modes.mode_kl(predicted_real, data),
     }
     return {"modes_covered": available(modes.modes_covered(generated, min_count), protocol),
@@ -113,10 +122,11 @@ def _toy_modes(ctx: Context, samples: torch.Tensor, selected: list[str], common:
     if centres is None:
         reason = f"data set {ctx.dataset_name!r} is not a mixture of modes"
         return {name: unavailable(reason) for name in ("modes_covered", "high_quality_share")}
+    min_count = mode_min_count(ctx, len(samples), len(centres))
     stats = toy.mode_stats(samples.double().numpy(), np.asarray(centres, dtype=np.float64), ctx.dataset.std,
-                           ctx.settings["high_quality_stds"], ctx.settings["mode_min_count"])
+                           ctx.settings["high_quality_stds"], min_count)
     protocol = {**common, "num_modes": len(centres), "std": ctx.dataset.std,
-                "high_quality_stds": ctx.settings["high_quality_stds"], "min_count": ctx.settings["mode_min_count"]}
+                "high_quality_stds": ctx.settings["high_quality_stds"], "min_count": min_count}
     return {"modes_covered": available(stats.modes_covered, protocol),
             "high_quality_share": available(stats.high_quality_share, protocol)}
 

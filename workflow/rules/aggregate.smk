@@ -34,6 +34,8 @@ rule aggregate:
         alpha=config["aggregate"]["alpha"],
         seed=config["aggregate"]["seed"],
         levels=lambda wc, input: [part for path in input.levels for part in ("--levels", path)],
+        still_improving=[f"--still-improving={key}={value}"
+                         for key, value in config["aggregate"]["still_improving"].items()],
     log:
         "results/logs/aggregate.log",
     benchmark:
@@ -48,4 +50,4 @@ rule aggregate:
         "wganbench aggregate --runs-root results/runs --benchmarks results/benchmarks"
         " --out \"$(dirname {output.runs:q})\" --baseline {params.baseline:q} --confidence {params.confidence:q}"
         " --resamples {params.resamples:q} --alpha {params.alpha:q} --seed {params.seed:q}"
-        " {params.levels:q} {params.run_dirs:q} > {log:q} 2>&1"
+        " {params.levels:q} {params.still_improving:q} {params.run_dirs:q} > {log:q} 2>&1"
