@@ -245,7 +245,9 @@ def test_scorecard_files(tmp_path: Path) -> None:
     assert list(frame["claim"]) == ["order", "away"]
     assert list(frame["verdict"]) == ["reproduced", "not run here"]
     text = markdown(verdicts, 0.05, "T")
-    assert "| **order**: s | A 2017, Fig. 1 | **reproduced** |" in text
+    assert text.index("## A 2017") < text.index("| **order** | **reproduced** | 7 [7, 7] | 6 vs 6 |")
+    assert "empirical claims: 1 reproduced, 1 not run here; theory checks: none." in text
+    assert "- **order** (A 2017, Fig. 1): s Quote: “it works”." in text
     assert "Benjamini-Hochberg" in text
     landing = (tmp_path / "landing.rst").read_text()
     assert landing.startswith("T\n=")

@@ -32,7 +32,7 @@ MISSING = "missing"  # a run folder without status.json: listed, never counted a
 # columns that describe a run rather than measure it (metrics are every other numeric column)
 KEY_COLUMNS = ["experiment", "dataset", "image_size", "objective", "arch", "critic", "seed"]
 OUTCOME_COLUMNS = ["outcome", "outcome_reason", "outcome_metric", "outcome_threshold", "level_real", "level_constant",
-                   "trend_slope", "iterations_needed"]
+                   "diversity_metric", "diversity_threshold", "trend_slope", "iterations_needed"]
 INFO_COLUMNS = KEY_COLUMNS + ["status", "reason", *OUTCOME_COLUMNS, "sample_count", "iterations", "train_seconds",
                               "job_seconds", "peak_rss_mb", "eval_seconds", "eval_peak_rss_mb", "run_dir"]
 GROUP_COLUMNS = ["experiment", "dataset", "objective", "arch", "critic"]
@@ -165,6 +165,9 @@ def add_outcomes(frame: pd.DataFrame, thresholds: dict[tuple, Threshold]) -> pd.
         columns["outcome_threshold"].append(threshold.value if threshold else math.nan)
         columns["level_real"].append(threshold.real if threshold else math.nan)
         columns["level_constant"].append(threshold.constant if threshold else math.nan)
+        second = threshold.diversity if threshold else None
+        columns["diversity_metric"].append(second.metric.name if second else None)
+        columns["diversity_threshold"].append(second.value if second else math.nan)
         columns["trend_slope"].append(math.nan)
         columns["iterations_needed"].append(math.nan)
     return frame.assign(**columns)

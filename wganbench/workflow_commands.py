@@ -59,8 +59,10 @@ def _figures(args: argparse.Namespace) -> int:
 def _claims(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from .claims.budget import draw_over_budget, held_since, scale_of, verdicts_over_budget
     from .claims.catalogue import load_catalogues
     from .claims.rules import Tables
+    from .trend import TrendRule
     from .claims.scorecard import write_scorecard
     from .claims.verdicts import decide
 
@@ -75,6 +77,15 @@ def _claims(args: argparse.Namespace) -> int:
     tables = Tables(pd.read_parquet(runs_file), pd.read_parquet(curves_file), Path(args.results),
                     confidence=1 - 2 * args.alpha, resamples=args.resamples, seed=args.seed)
     verdicts = decide(claims, tables, args.alpha)
+    rule = _trend_rule(args.still_improving, TrendRule)
+    over_budget = verdicts_over_budget(claims, tables, args.alpha, rule)
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    over_budget.to_csv(tables_dir / "claims_over_budget.csv", index=False)
+    if args.over_budget_figure:
+        print(draw_over_budget(over_budget, Path(args.over_budget_figure)))
+    for verdict in verdicts:
+        verdict.held_since = held_since(over_budget, verdict.claim.id, verdict.verdict)
+        verdict.scale = scale_of(verdict.claim, tables.runs)
     extra = Path(args.landing_extra).read_text() if args.landing_extra else ""
     for path in write_scorecard(verdicts, args.alpha, tables_dir, Path(args.markdown),
                                 Path(args.landing) if args.landing else None, args.title, extra):
@@ -113,6 +124,10 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     claims.add_argument("--alpha", type=float, default=0.05, help="false discovery rate of decided verdicts")
     claims.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
     claims.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    claims.add_argument("--still-improving", action="append", default=[], metavar="KEY=VALUE",
+                        help="the still-improving rule, as for `wganbench aggregate` (for the verdicts over budget)")
+    claims.add_argument("--over-budget-figure", default=None, metavar="PNG",
+                        help="draw the verdict-over-budget figure here (claims x snapshot iterations)")
     claims.set_defaults(func=_claims)
 
     fig = sub.add_parser("figures", help="draw one report figure from results/tables")

@@ -28,12 +28,22 @@ class Claim:
     test: dict[str, Any]
     tested_by: list[str]
     evidence: str | None = None
+    paper_budget: dict[str, Any] | None = None
     catalogue: str = ""
 
     @property
     def parts(self) -> list[dict[str, Any]]:
         """The rules the claim is decided by: one, or the members of ``all_of``."""
         return list(self.test["all_of"]) if "all_of" in self.test else [self.test]
+
+    @property
+    def empirical(self) -> bool:
+        """Decided from training runs (a sampled rule), not from an exact check of a theory table."""
+        return any("experiment" in part for part in self.parts)
+
+    @property
+    def paper(self) -> str:
+        return self.source["paper"]
 
     @property
     def citation(self) -> str:

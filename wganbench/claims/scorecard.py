@@ -32,31 +32,76 @@ def method_text(alpha: float, sampled: int) -> str:
 
 
 def counts_line(verdicts: list[Verdict]) -> str:
-    counts = Counter(v.verdict for v in verdicts)
+    """The headline: empirical claims and theory checks counted apart (a closed form that holds is
+    not evidence about training, and should not swell the count a reader came for)."""
     if not verdicts:
         return "No claims: this grid's config names no claims catalogue (config key `claims`)"
-    return ", ".join(f"{counts[v]} {v}" for v in ORDER if counts[v])
+    groups = []
+    for label, chosen in (("empirical claims", [v for v in verdicts if v.claim.empirical]),
+                          ("theory checks", [v for v in verdicts if not v.claim.empirical])):
+        if chosen:
+            counts = Counter(v.verdict for v in chosen)
+            groups.append(f"{label}: " + ", ".join(f"{counts[v]} {v}" for v in ORDER if counts[v]))
+        else:
+            groups.append(f"{label}: none")
+    return "; ".join(groups)
 
 
 def reading_order(verdicts: list[Verdict]) -> list[Verdict]:
-    """Catalogue order, with the claims this grid does not run moved to the end."""
-    return sorted(verdicts, key=lambda v: v.verdict == NOT_RUN)
+    """Empirical claims first, grouped by paper (catalogue order within), then theory checks; the claims
+    this grid does not run go to the end of each group."""
+    papers = list(dict.fromkeys(v.claim.paper for v in verdicts))
+    return sorted(verdicts, key=lambda v: (not v.claim.empirical, v.verdict == NOT_RUN, papers.index(v.claim.paper)))
+
+
+def short_seeds(row: dict) -> str:
+    """The first part's seed count (``7 vs 7``, ``5/7 learned``): one line; the rest is in the details."""
+    return (row["seeds"] or "").split(";")[0].strip() or "—"
+
+
+def held_text(row: dict) -> str:
+    held = row.get("held_since")
+    if held is None or (isinstance(held, float) and held != held):
+        return "—"
+    return f"from it {int(held):,}"
+
+
+def _md_table(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
+    lines = ["| " + " | ".join(title for title, _ in columns) + " |", "|" + "---|" * len(columns)]
+    for r in rows:
+        lines.append("| " + " | ".join(str(r[key]).replace("|", "\\|").replace("\n", " ") for _, key in columns) + " |")
+    return lines
 
 
 def markdown(verdicts: list[Verdict], alpha: float, title: str) -> str:
-    """A pasteable Markdown scorecard."""
-    rows = ["| claim | source | verdict | effect [CI] | threshold | seeds | why / evidence |", "|---|---|---|---|---|---|---|"]
-    for v in reading_order(verdicts):
+    """A pasteable Markdown scorecard: empirical claims by paper, one line each; theory checks; details."""
+    ordered = reading_order(verdicts)
+    lines = [f"# {title}", "", counts_line(verdicts) + ".", ""]
+    empirical = [v for v in ordered if v.claim.empirical]
+    for paper in dict.fromkeys(v.claim.paper for v in empirical):
+        rows = []
+        for v in (v for v in empirical if v.claim.paper == paper):
+            r = v.row()
+            rows.append({"claim": f"**{r['claim']}**", "verdict": f"**{r['verdict']}**", "effect": r["effect"] or "—",
+                         "seeds": short_seeds(r), "scale": r["scale"] or "—", "held": held_text(r)})
+        lines += [f"## {paper}", ""] + _md_table(rows, [("claim", "claim"), ("verdict", "verdict"),
+                                                       ("effect [CI]", "effect"), ("seeds", "seeds"),
+                                                       ("scale", "scale"), ("verdict held", "held")]) + [""]
+    theory = [v for v in ordered if not v.claim.empirical]
+    if theory:
+        rows = [{"claim": f"**{v.claim.id}**", "source": v.claim.citation, "verdict": f"**{v.verdict}**",
+                 "why": v.reason or "—"} for v in theory]
+        lines += ["## Theory checks (exact, counted apart)", ""] + _md_table(
+            rows, [("claim", "claim"), ("source", "source"), ("verdict", "verdict"), ("why", "why")]) + [""]
+    lines += ["## Details", ""]
+    for v in ordered:
         r = v.row()
-        why = r["reason"] or "—"
-        if r["evidence"]:
-            why += f" (figure: `results/{r['evidence']}`)"
-        cells = [f"**{r['claim']}**: {r['statement']}", r["source"], f"**{r['verdict']}**", r["effect"] or "—",
-                 r["threshold"] or "—", r["seeds"] or "—", why]
-        rows.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+        evidence = f" Figure: `results/{r['evidence']}`." if r["evidence"] else ""
+        lines += [f"- **{r['claim']}** ({r['source']}): {r['statement']} Quote: “{r['quote']}”. "
+                  f"Verdict: **{r['verdict']}**{' — ' + r['reason'] if r['reason'] else ''}. "
+                  f"Threshold: {r['threshold'] or '—'}. Seeds: {r['seeds'] or '—'}.{evidence}".replace("\n", " ")]
     sampled = sum(v.sampled for v in verdicts)
-    return "\n".join([f"# {title}", "", counts_line(verdicts) + ".", "", *rows, "",
-                      "## How verdicts are decided", "", method_text(alpha, sampled), ""])
+    return "\n".join(lines + ["", "## How verdicts are decided", "", method_text(alpha, sampled), ""])
 
 
 def _link(path: str) -> str:
@@ -64,24 +109,52 @@ def _link(path: str) -> str:
     return f"javascript:app.showResultInfo('{quote('results/' + path, safe='')}')"
 
 
-def landing_rst(verdicts: list[Verdict], alpha: float, title: str, extra: str = "") -> str:
-    """The report's landing page: the scorecard as a colour-coded HTML table, then the method."""
-    head = "".join(f"<th>{h}</th>" for h in ["claim", "source", "verdict", "effect [CI]", "seeds", "why", "evidence"])
-    body = []
-    for v in reading_order(verdicts):
-        r = v.row()
-        evidence = (f"<a href=\"{_link(r['evidence'])}\">{html.escape(Path(r['evidence']).name)}</a>"
-                    if r["evidence"] else "")
-        cells = [f"<b>{html.escape(r['claim'])}</b><br>{html.escape(r['statement'])}",
-                 f"{html.escape(r['source'])}<br><i>“{html.escape(r['quote'])}”</i>",
-                 f"<b>{html.escape(r['verdict'])}</b>", html.escape(r["effect"]), html.escape(r["seeds"]),
-                 html.escape(r["reason"] or r["threshold"]), evidence]
-        body.append(f"<tr style=\"background-color:{COLOURS[v.verdict]}\">\n" +
-                    "\n".join(f"<td style=\"vertical-align:top;padding:4px;font-size:0.85em\">{c}</td>" for c in cells)
-                    + "\n</tr>")
+def _cell(text: str) -> str:
+    return f"<td style=\"vertical-align:top;padding:3px 6px;font-size:0.85em\">{text}</td>"
+
+
+def _html_row(v: Verdict, empirical: bool) -> str:
+    r = v.row()
+    evidence = (f"<a href=\"{_link(r['evidence'])}\">{html.escape(Path(r['evidence']).name)}</a>"
+                if r["evidence"] else "")
+    details = (f"<details><summary><b>{html.escape(r['claim'])}</b></summary>"
+               f"{html.escape(r['statement'])}<br><i>{html.escape(r['source'])}: “{html.escape(r['quote'])}”</i>"
+               f"<br>threshold: {html.escape(r['threshold'] or '—')}<br>seeds: {html.escape(r['seeds'] or '—')}"
+               + (f"<br>why: {html.escape(r['reason'])}" if r["reason"] else "")
+               + (f"<br>evidence: {evidence}" if evidence else "") + "</details>")
+    verdict = f"<b>{html.escape(r['verdict'])}</b>"
+    if empirical:
+        cells = [details, verdict, html.escape(r["effect"] or "—"), html.escape(short_seeds(r)),
+                 html.escape(r["scale"] or "—"), html.escape(held_text(r))]
+    else:
+        cells = [details, verdict, html.escape(r["reason"] or r["threshold"] or "—")]
+    return (f"<tr style=\"background-color:{COLOURS[v.verdict]}\">\n" + "\n".join(_cell(c) for c in cells) + "\n</tr>")
+
+
+def _html_table(head: list[str], rows: list[str]) -> str:
+    header = "".join(f"<th style=\"text-align:left;padding:3px 6px\">{h}</th>" for h in head)
     # one row, one cell per line: docutils refuses lines over 10,000 characters
-    table = ("<table style=\"border-collapse:collapse;width:100%\" border=\"1\">\n<thead><tr>" + head
-             + "</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody></table>")
+    return ("<table style=\"border-collapse:collapse;width:100%;margin-bottom:1em\" border=\"1\">\n<thead><tr>"
+            + header + "</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody></table>")
+
+
+def landing_rst(verdicts: list[Verdict], alpha: float, title: str, extra: str = "") -> str:
+    """The report's landing page: the empirical claims grouped by paper, one line each (verdict, effect
+    [CI], seeds, scale, and the iteration from which the verdict held; the claim opens its details),
+    then the theory checks, counted apart, then the method."""
+    ordered = reading_order(verdicts)
+    blocks = []
+    empirical = [v for v in ordered if v.claim.empirical]
+    for paper in dict.fromkeys(v.claim.paper for v in empirical):
+        rows = [_html_row(v, True) for v in empirical if v.claim.paper == paper]
+        blocks.append(f"<h3 style=\"margin:0.6em 0 0.2em\">{html.escape(paper)}</h3>"
+                      + _html_table(["claim (click for details)", "verdict", "effect [CI]", "seeds", "scale",
+                                     "verdict held"], rows))
+    theory = [v for v in ordered if not v.claim.empirical]
+    if theory:
+        blocks.append("<h3 style=\"margin:0.6em 0 0.2em\">Theory checks (exact; counted apart)</h3>"
+                      + _html_table(["claim (click for details)", "verdict", "why / check"],
+                                    [_html_row(v, False) for v in theory]))
     sampled = sum(v.sampled for v in verdicts)
     underline = "=" * len(title)
     # Snakemake's report shows this page in a narrow prose column beside the rule graph, in a pane
@@ -90,13 +163,14 @@ def landing_rst(verdicts: list[Verdict], alpha: float, title: str, extra: str = 
     # or "{#" may reach it.
     style = ("<style>.max-w-lg{max-width:80rem !important}"
              ".h-screen.items-center{align-items:flex-start !important}</style>")
-    raw = style + table
+    raw = style + "\n".join(blocks)
     for opener in ("{{", "{%", "{#"):
         raw = raw.replace(opener, "&#123;" + opener[1])
     return "\n".join([
         title, underline, "", f"**Scorecard: {counts_line(verdicts)}.** Green: reproduced; red: contradicted; "
-        "amber: inconclusive (with the reason and the seeds it needs); grey: not run by this grid (with the "
-        "config that runs it).", "", ".. raw:: html", "", textwrap.indent(raw, "   "), "",
+        "amber: inconclusive (with the reason and the seeds or iterations it needs); grey: not run by this grid "
+        "(with the config that runs it). \"Verdict held\": the snapshot iteration from which the verdict stayed "
+        "the same (results/figures/verdicts-over-budget.png).", "", ".. raw:: html", "", textwrap.indent(raw, "   "), "",
         method_text(alpha, sampled), "", extra, ""])
 
 

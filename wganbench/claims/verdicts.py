@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from .catalogue import Claim
-from .rules import CONTRADICTED, INCONCLUSIVE, NOT_RUN, REPRODUCED, RULES, Evidence, Tables
+from .rules import CONTRADICTED, INCONCLUSIVE, MAX_SEEDS, NOT_RUN, REPRODUCED, RULES, Evidence, Tables
 
 CORRECTION = "Benjamini-Hochberg"
 
@@ -45,23 +45,26 @@ class Verdict:
     q_for: float | None = None
     q_against: float | None = None
     seeds_needed: int | None = None
+    held_since: int | None = None  # the snapshot iteration from which this verdict held (wganbench.claims.budget)
+    scale: str = ""  # image size, iterations, share of the paper's budget
 
     @property
     def sampled(self) -> bool:
         return any(part.sampled for part in self.parts)
 
-    COLUMNS = ("claim", "source", "quote", "statement", "verdict", "reason", "effect", "threshold", "seeds",
-               "effect_value", "ci_low", "ci_high", "p_for", "p_against", "q_for", "q_against", "seeds_needed",
-               "rules", "evidence", "tested_by")
+    COLUMNS = ("claim", "kind", "paper", "source", "quote", "statement", "verdict", "reason", "effect", "threshold",
+               "seeds", "scale", "held_since", "effect_value", "ci_low", "ci_high", "p_for", "p_against", "q_for",
+               "q_against", "seeds_needed", "rules", "evidence", "tested_by")
 
     def row(self) -> dict[str, Any]:
         first = self.parts[0]
         effect = "; ".join(_effect_text(p) for p in self.parts if p.decision != NOT_RUN) or ""
         return {
-            "claim": self.claim.id, "source": self.claim.citation, "quote": self.claim.source["quote"],
+            "claim": self.claim.id, "kind": "empirical" if self.claim.empirical else "theory",
+            "paper": self.claim.paper, "source": self.claim.citation, "quote": self.claim.source["quote"],
             "statement": self.claim.statement, "verdict": self.verdict, "reason": self.reason,
             "effect": effect, "threshold": "; ".join(p.threshold for p in self.parts if p.threshold),
-            "seeds": "; ".join(p.n for p in self.parts if p.n),
+            "seeds": "; ".join(p.n for p in self.parts if p.n), "scale": self.scale, "held_since": self.held_since,
             "effect_value": first.effect, "ci_low": first.ci_low, "ci_high": first.ci_high,
             "p_for": self.p_for, "p_against": self.p_against, "q_for": self.q_for, "q_against": self.q_against,
             "seeds_needed": self.seeds_needed, "rules": "+".join(_rule_names(self.claim)),
@@ -135,7 +138,10 @@ def decide(claims: list[Claim], tables: Tables, alpha: float) -> list[Verdict]:
             needs = [n for n in needs if n is not None] or [p.seeds_needed(strictest) for p in verdict.parts if p.sampled]
             found = [n for n in needs if n is not None]
             verdict.seeds_needed = max(found) if found else None
-            if verdict.seeds_needed is not None:
+            if verdict.seeds_needed is not None and verdict.seeds_needed >= MAX_SEEDS:
+                verdict.reason += (f"; the observed effect is too small to decide with ≤ {MAX_SEEDS:,} seeds per cell "
+                                   "at this scale")
+            elif verdict.seeds_needed is not None:
                 verdict.reason += f"; the observed effect needs ~{verdict.seeds_needed} seeds per cell"
     return verdicts
 

@@ -20,11 +20,20 @@ rule claims:
             labels={"table": "scorecard (Markdown)"},
         ),
         landing=SCORECARD_PAGE,
+        over_budget="results/tables/claims_over_budget.csv",
+        over_budget_figure=report(
+            "results/figures/verdicts-over-budget.png",
+            category="Scorecard",
+            caption="../report/verdicts-over-budget.rst",
+            labels={"figure": "verdict over budget"},
+        ),
     params:
         catalogues=lambda wc, input: [part for path in input.catalogues for part in ("--catalogue", path)],
         alpha=config["claims_alpha"],
         resamples=config["aggregate"]["bootstrap_resamples"],
         seed=config["aggregate"]["seed"],
+        still_improving=[f"--still-improving={key}={value}"
+                         for key, value in config["aggregate"]["still_improving"].items()],
     log:
         "results/logs/claims.log",
     benchmark:
@@ -38,4 +47,5 @@ rule claims:
     shell:
         "wganbench claims {params.catalogues:q} --tables \"$(dirname {input.runs:q})\" --results results"
         " --markdown {output.markdown:q} --landing {output.landing:q} --landing-extra {input.description:q}"
-        " --alpha {params.alpha:q} --resamples {params.resamples:q} --seed {params.seed:q} > {log:q} 2>&1"
+        " --alpha {params.alpha:q} --resamples {params.resamples:q} --seed {params.seed:q} {params.still_improving:q}"
+        " --over-budget-figure {output.over_budget_figure:q} > {log:q} 2>&1"

@@ -1,0 +1,75 @@
+"""Verdict over budget (wganbench/claims/budget.py): the runs table rebuilt as of each snapshot,
+and the iteration from which a verdict held, on synthetic curves whose answer is known."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from wganbench.claims.budget import draw_over_budget, held_since, runs_as_of, scale_of, verdicts_over_budget
+from wganbench.claims.catalogue import Claim
+from wganbench.claims.rules import Tables
+from wganbench.trend import TrendRule
+
+SOURCE = {"paper": "A 2017", "where": "Fig. 1", "quote": "it works"}
+ITERATIONS = list(range(100, 1001, 100))
+# FID levels: real 0.25, constant 100 -> threshold 27.5625 on FID (midpoint on root FID)
+LEVELS = {"outcome_metric": "fid", "outcome_threshold": 27.5625, "level_real": 0.25, "level_constant": 100.0,
+          "diversity_metric": None, "diversity_threshold": math.nan}
+
+
+def grid(fast: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    runs, curves = [], []
+    for objective, fids in fast.items():
+        for seed in range(7):
+            final = float(fids[-1]) + 0.01 * seed
+            runs.append({"experiment": "e", "dataset": "digits", "objective": objective, "arch": "a", "seed": seed,
+                         "image_size": 16, "status": "completed", "iterations": 1000, "fid": final,
+                         "outcome": "learned" if final < 27.5625 else "failed to learn", **LEVELS})
+            for iteration, value in zip(ITERATIONS, fids):
+                curves.append({"experiment": "e", "dataset": "digits", "objective": objective, "arch": "a",
+                               "seed": seed, "status": "completed", "source": "metrics", "variable": "fid",
+                               "iteration": iteration, "value": float(value) + 0.01 * seed})
+    return pd.DataFrame(runs), pd.DataFrame(curves)
+
+
+LATE = np.array([90, 80, 70, 60, 50, 45, 40, 35, 30, 20.0])  # crosses the threshold at the last snapshot
+EARLY = np.array([60, 20, 5, 4, 3, 3, 3, 3, 3, 3.0])  # learned from iteration 200 on
+
+
+def claim(objective: str) -> Claim:
+    return Claim(id=f"{objective}-learns", source=SOURCE, statement="s", tested_by=["config/config.yaml"],
+                 test={"rule": "learns", "experiment": "e", "dataset": "digits", "arch": "a", "objective": objective,
+                       "at_least": 0.5}, paper_budget={"iterations": 100000, "source": "the paper"})
+
+
+def test_runs_as_of_an_iteration_reads_the_last_snapshot_and_redecides_the_outcome() -> None:
+    runs, curves = grid({"late": LATE})
+    at_900 = runs_as_of(runs, curves, 900, TrendRule())
+    assert list(at_900["fid"].round(2)) == [round(30.0 + 0.01 * s, 2) for s in range(7)]
+    assert set(at_900["outcome"]) == {"still improving"}  # falling steadily, above the threshold
+    assert (at_900["iterations"] == 900).all()
+    # at 500 the last 40% holds 3 snapshots, too few to call a trend: failed to learn (so far)
+    assert set(runs_as_of(runs, curves, 500, TrendRule())["outcome"]) == {"failed to learn"}
+    at_1000 = runs_as_of(runs, curves, 1000, TrendRule())
+    assert set(at_1000["outcome"]) == {"learned"}
+
+
+def test_a_verdict_that_appears_at_the_last_snapshot_held_only_there(tmp_path: Path) -> None:
+    runs, curves = grid({"late": LATE, "early": EARLY})
+    tables = Tables(runs, curves, tmp_path, confidence=0.9, resamples=200, seed=0)
+    frame = verdicts_over_budget([claim("late"), claim("early")], tables, 0.05, TrendRule())
+    late = frame[frame["claim"] == "late-learns"].set_index("iteration")["verdict"]
+    assert late[1000] == "reproduced" and (late.drop(1000) != "reproduced").all()
+    assert held_since(frame, "late-learns", "reproduced") == 1000
+    assert held_since(frame, "early-learns", "reproduced") == 200
+    assert held_since(frame, "late-learns", "contradicted") is None
+    assert draw_over_budget(frame, tmp_path / "f.png").stat().st_size > 1000
+
+
+def test_the_scale_says_size_iterations_and_share_of_the_paper() -> None:
+    runs, _ = grid({"late": LATE})
+    assert scale_of(claim("late"), runs) == "16 px digits, 1,000 it; 1.0% of the paper's 100,000 (the paper)"

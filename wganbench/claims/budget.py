@@ -1,0 +1,180 @@
+"""Verdict over budget: every sampled claim decided again at each snapshot iteration, as if training
+had stopped there.
+
+A verdict that appears only at the last snapshot, or flips back and forth between snapshots, rests
+on the budget; one that has held since early in training does not. For each snapshot iteration t the
+runs table is rebuilt from the curves table as of t: each run's metrics are its last snapshot at or
+before t, its status is ``diverged`` only once it has diverged, its outcome is decided against the
+same threshold (and the still-improving rule on its curve up to t), and the curves are cut at t for
+the correlation rules. The table (claim x iteration -> verdict) is ``claims_over_budget.csv`` and a
+figure; each scorecard row says from which iteration its verdict held.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..outcomes import (DIVERGED, FAILED, LEARNED, NOT_EVALUATED, NOT_LEARNED, OUTCOME_METRICS, STILL_IMPROVING,
+                        Threshold)
+from ..trend import TrendRule, trend
+from .catalogue import Claim
+from .rules import Tables
+from .verdicts import decide
+
+RUN_KEYS = ["experiment", "dataset", "objective", "arch", "seed"]
+
+
+def _learned(metric: str, value: float, threshold: float, diversity: float, diversity_threshold: float) -> str:
+    spec = next((m for m in OUTCOME_METRICS.values() if m.name == metric), None)
+    if spec is None or not math.isfinite(threshold):
+        return NOT_EVALUATED
+    if not math.isfinite(value):
+        return NOT_EVALUATED
+    if not spec.learned(value, threshold):
+        return NOT_LEARNED
+    if math.isfinite(diversity_threshold) and math.isfinite(diversity) and not diversity > diversity_threshold:
+        return NOT_LEARNED
+    return LEARNED
+
+
+def runs_as_of(runs: pd.DataFrame, snapshots: pd.DataFrame, iteration: int, rule: TrendRule) -> pd.DataFrame:
+    """The runs table as if every run had stopped at ``iteration`` (its last snapshot at or before it)."""
+    seen = snapshots[snapshots["iteration"] <= iteration]
+    if seen.empty:
+        return runs.iloc[0:0]
+    latest = seen.sort_values("iteration").groupby(RUN_KEYS + ["variable"]).tail(1)
+    values = latest.pivot_table(index=RUN_KEYS, columns="variable", values="value", aggfunc="last")
+    base = runs.drop(columns=[c for c in values.columns if c in runs.columns]).set_index(RUN_KEYS)
+    frame = base.join(values, how="inner").reset_index()
+    stopped = frame["iterations"].astype(float)
+    diverged = (frame["status"] == "diverged") & (stopped <= iteration)
+    frame["status"] = np.where(diverged, "diverged", np.where(frame["status"] == "failed", "failed", "completed"))
+    frame["iterations"] = np.minimum(stopped.fillna(iteration), iteration)
+    outcomes, needed = [], []
+    by_run = {key: group for key, group in seen.groupby(RUN_KEYS)}
+    for row in frame.to_dict("records"):
+        if row["status"] in ("diverged", "failed"):
+            outcomes.append(DIVERGED if row["status"] == "diverged" else FAILED)
+            needed.append(math.nan)
+            continue
+        metric = row.get("outcome_metric")
+        if not isinstance(metric, str):
+            outcomes.append(NOT_EVALUATED)
+            needed.append(math.nan)
+            continue
+        diversity_metric = row.get("diversity_metric")
+        diversity = float(row.get(diversity_metric, math.nan)) if isinstance(diversity_metric, str) else math.nan
+        found = _learned(metric, float(row.get(metric, math.nan)), float(row.get("outcome_threshold", math.nan)),
+                         diversity, float(row.get("diversity_threshold", math.nan)))
+        estimate = math.nan
+        if found == NOT_LEARNED:
+            spec = next(m for m in OUTCOME_METRICS.values() if m.name == metric)
+            threshold = Threshold(spec, float(row["level_real"]), float(row["level_constant"]))
+            points = by_run[tuple(row[k] for k in RUN_KEYS)]
+            points = points[points["variable"] == metric]
+            shape = trend(points["iteration"].to_numpy(), points["value"].to_numpy(), threshold, rule)
+            if shape.improving:
+                found, estimate = STILL_IMPROVING, shape.iterations_needed
+        outcomes.append(found)
+        needed.append(estimate)
+    return frame.assign(outcome=outcomes, iterations_needed=needed)
+
+
+def verdicts_over_budget(claims: list[Claim], tables: Tables, alpha: float, rule: TrendRule,
+                         resamples: int = 500) -> pd.DataFrame:
+    """claim x snapshot iteration -> verdict, for the claims that read runs (sampled rules)."""
+    sampled = [c for c in claims if any("experiment" in part for part in c.parts)]
+    columns = ["claim", "iteration", "verdict", "effect"]
+    if not sampled or tables.curves.empty or tables.runs.empty:
+        return pd.DataFrame(columns=columns)
+    snapshots = tables.curves[tables.curves["source"] == "metrics"]
+    rows = []
+    for iteration in sorted(snapshots["iteration"].unique()):
+        runs = runs_as_of(tables.runs, snapshots, int(iteration), rule)
+        cut = replace(tables, runs=runs, curves=tables.curves[tables.curves["iteration"] <= iteration],
+                      resamples=resamples)
+        for verdict in decide(sampled, cut, alpha):
+            rows.append({"claim": verdict.claim.id, "iteration": int(iteration), "verdict": verdict.verdict,
+                         "effect": verdict.parts[0].effect})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def held_since(over_budget: pd.DataFrame, claim: str, final: str) -> int | None:
+    """The first snapshot iteration from which the claim's verdict equalled ``final`` at every later
+    snapshot; None when it did not even at the last one (or the claim reads no runs)."""
+    series = over_budget[over_budget["claim"] == claim].sort_values("iteration")
+    if series.empty or series["verdict"].iloc[-1] != final:
+        return None
+    differs = series["verdict"].to_numpy() != final
+    if not differs.any():
+        return int(series["iteration"].iloc[0])
+    last_other = int(np.flatnonzero(differs).max())
+    return int(series["iteration"].iloc[last_other + 1])
+
+
+def scale_of(claim: Claim, runs: pd.DataFrame) -> str:
+    """``16 px digits, 1,000 it (1% of the paper's 100,000)``: the scale the claim was decided at."""
+    cells = [part for part in claim.parts if "experiment" in part]
+    if not cells or runs.empty:
+        return ""
+    parts = []
+    for key in sorted({(p["experiment"], p["dataset"]) for p in cells}):
+        chosen = runs[(runs["experiment"] == key[0]) & (runs["dataset"] == key[1])]
+        if chosen.empty:
+            continue
+        size = chosen["image_size"].dropna() if "image_size" in chosen else pd.Series(dtype=float)
+        iterations = int(chosen["iterations"].dropna().max()) if chosen["iterations"].notna().any() else 0
+        text = f"{int(size.iloc[0])} px {key[1]}" if len(size) else key[1]
+        parts.append(f"{text}, {iterations:,} it")
+    if not parts:
+        return ""
+    budget = claim.paper_budget
+    if budget and budget.get("iterations"):
+        ran = max(int(runs[runs["experiment"].isin([p["experiment"] for p in cells])]["iterations"].dropna().max()), 0)
+        parts.append(f"{ran / budget['iterations']:.1%} of the paper's {budget['iterations']:,} ({budget['source']})")
+    elif budget:
+        parts.append(f"paper's budget: {budget['source']}")
+    return "; ".join(parts)
+
+
+VERDICT_CODES = {"reproduced": 0, "contradicted": 1, "inconclusive": 2, "not run here": 3}
+
+
+def draw_over_budget(frame: pd.DataFrame, out: Path) -> Path:
+    """claims x snapshot iterations, each cell coloured by the verdict the grid would give had it
+    stopped there: a row that settles early holds up; one that changes at the end is a budget artifact."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    from .scorecard import COLOURS, ORDER
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if frame.empty:
+        fig, ax = plt.subplots(figsize=(6, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no sampled claim read a run of this grid", ha="center", va="center")
+    else:
+        grid = frame.assign(code=frame["verdict"].map(VERDICT_CODES)).pivot_table(
+            index="claim", columns="iteration", values="code", aggfunc="first", sort=False)
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.42 * grid.shape[1] + 4.5), 0.38 * grid.shape[0] + 1.6))
+        sns.heatmap(grid, ax=ax, cmap=ListedColormap([COLOURS[v] for v in ORDER]), vmin=-0.5, vmax=3.5,
+                    cbar=False, linewidths=0.5, linecolor="white")
+        ax.set_xlabel("generator iteration at which the grid is read")
+        ax.set_ylabel("")
+        ax.legend(handles=[Patch(facecolor=COLOURS[v], edgecolor="grey", label=v) for v in ORDER],
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        ax.set_title("Verdict over budget: each sampled claim decided at every snapshot")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
