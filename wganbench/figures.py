@@ -223,23 +223,67 @@ def _curve_rows(tables: Tables, experiment: str, dataset: str, metric: str | Non
     return curves[(curves["source"] == "log") & (curves["variable"] == "distance_estimate")], "distance_estimate"
 
 
+MAX_OVERLAY = 6  # more objectives than this on one panel are unreadable: one panel each
+CURVE_WRAP = 5  # panels per figure row of the curves figure
+
+
+def curve_panels(runs: pd.DataFrame) -> list[tuple[str, str, str, list[str]]]:
+    """(experiment, data set, arch, objectives) of each curves panel: one per architecture, or, where
+    one architecture carries more than MAX_OVERLAY objectives, one per objective (small multiples)."""
+    found = []
+    for experiment, dataset in experiment_rows(runs):
+        archs = row_archs(runs, experiment, dataset)
+        for arch in archs:
+            cell = runs[(runs["experiment"] == experiment) & (runs["dataset"] == dataset) & (runs["arch"] == arch)]
+            objectives = list(dict.fromkeys(cell["objective"]))
+            if len(objectives) > MAX_OVERLAY:
+                found += [(experiment, dataset, arch, [objective]) for objective in objectives]
+            else:
+                found.append((experiment, dataset, arch, objectives))
+    return found
+
+
 @FIGURES.register("curves")
 def metric_curves(tables: Tables, options: Options) -> Figure:
-    """Metric vs generator iteration, mean and a band of one standard deviation over seeds."""
-    fig, axes, rows = arch_grid(tables.runs, "metric vs generator iteration (band: ±1 sd over seeds)")
+    """Metric vs generator iteration, mean and a band of one standard deviation over seeds; an
+    experiment with many objectives gets one panel per objective on shared axes, with the baseline
+    (the first objective of the experiment) in grey on each for reference."""
+    found = curve_panels(tables.runs)
+    rows: list[list[tuple[str, str, str, list[str]]]] = []
+    for panel in found:  # wrap each experiment's panels, starting a new figure row per experiment
+        if not rows or len(rows[-1]) == CURVE_WRAP or rows[-1][0][:2] != panel[:2]:
+            rows.append([])
+        rows[-1].append(panel)
+    width = max(len(row) for row in rows)
+    fig, axes = panels([str(i) for i in range(len(rows))], [str(i) for i in range(width)],
+                       "metric vs generator iteration (band: ±1 sd over seeds)")
     palette, markers = objective_styles(tables.runs)
-    for i, (experiment, dataset, archs) in enumerate(rows):
-        data, label = _curve_rows(tables, experiment, dataset, tables.metric(experiment, options))
-        for j, arch in enumerate(archs):
+    for i, row in enumerate(rows):
+        for j in range(len(row), width):
+            axes[i, j].set_visible(False)
+        for j, (experiment, dataset, arch, objectives) in enumerate(row):
             ax = axes[i, j]
+            data, label = _curve_rows(tables, experiment, dataset, tables.metric(experiment, options))
             subset = data[data["arch"] == arch]
-            if subset.empty:
+            shown = subset[subset["objective"].isin(objectives)]
+            if shown.empty:
                 empty(ax, "no runs")
                 continue
-            sns.lineplot(subset, x="iteration", y="value", hue="objective", style="objective", errorbar="sd",
+            if len(objectives) == 1:
+                reference = list(dict.fromkeys(tables.runs[tables.runs["experiment"] == experiment]["objective"]))[0]
+                if reference != objectives[0]:
+                    sns.lineplot(subset[subset["objective"] == reference], x="iteration", y="value", errorbar=None,
+                                 ax=ax, color="0.75", linewidth=1, label=f"{reference} (reference)")
+            sns.lineplot(shown, x="iteration", y="value", hue="objective", style="objective", errorbar="sd",
                          ax=ax, palette=palette, markers=markers, dashes=False, markersize=4, linewidth=1)
-            ax.set_title(f"{experiment}/{dataset} | {arch}", fontsize="small")
+            title = f"{experiment}/{dataset} | {arch}" + (f" | {objectives[0]}" if len(objectives) == 1 else "")
+            ax.set_title(title, fontsize="small")
             ax.set_ylabel(label)
+        if len(row) > 1 and len(row[0][3]) == 1:  # small multiples of one experiment share the y-axis range
+            limits = [axes[i, j].get_ylim() for j in range(len(row)) if axes[i, j].has_data()]
+            if limits:
+                for j in range(len(row)):
+                    axes[i, j].set_ylim(min(l[0] for l in limits), max(l[1] for l in limits))
     legend_outside(fig, axes)
     return fig
 

@@ -138,6 +138,12 @@ def decide(claims: list[Claim], tables: Tables, alpha: float) -> list[Verdict]:
             needs = [n for n in needs if n is not None] or [p.seeds_needed(strictest) for p in verdict.parts if p.sampled]
             found = [n for n in needs if n is not None]
             verdict.seeds_needed = max(found) if found else None
+            budget_bound = "still improving" in verdict.reason or "nothing learns" in verdict.reason
+            longer = verdict.claim.tested_by[1:]
+            if budget_bound:  # more seeds would not help: more iterations would
+                verdict.seeds_needed = None
+                if longer:
+                    verdict.reason += f"; `snakemake --cores all --configfile {longer[0]}` trains these cells longer"
             if verdict.seeds_needed is not None and verdict.seeds_needed >= MAX_SEEDS:
                 verdict.reason += (f"; the observed effect is too small to decide with ≤ {MAX_SEEDS:,} seeds per cell "
                                    "at this scale")
