@@ -430,3 +430,41 @@ def test_an_ordering_whose_loser_still_improves_is_not_decided(tmp_path: Path) -
     runs = with_outcomes({("good", "a"): ["learned"] * 7, ("bad", "a"): ["still improving"] * 7})
     (order,) = decide([claim(ORDER)], tables(runs, tmp_path), alpha=0.05)
     assert order.verdict == "inconclusive" and "budget artifact" in order.reason
+
+
+def shipped(claim_id: str) -> Claim:
+    return next(c for c in load_catalogues([ROOT / "config" / "claims.yaml"]) if c.id == claim_id)
+
+
+def test_gradient_norms_must_explode_at_01_and_vanish_below(tmp_path: Path) -> None:
+    """Figure 1b: clipping at c = 0.1 explodes, at c <= 0.01 vanishes. Norms that all vanish (any
+    scale offset passed the old |log10 ratio| >= 2 rule) contradict the claim."""
+    folder = tmp_path / "theory" / "gradient-norms"
+    folder.mkdir(parents=True)
+
+    def table(scale_01: float) -> None:
+        rows = [{"method": method, "layer": layer, "grad_norm": scale * 1.1 ** layer,
+                 "log10_grad_norm": math.log10(scale * 1.1 ** layer)}
+                for method, scale in (("gp", 1.0), ("clip_0.1", scale_01), ("clip_0.01", 1e-4), ("clip_0.001", 1e-6))
+                for layer in range(12)]
+        pd.DataFrame(rows).to_csv(folder / "gradient_norms.csv", index=False)
+
+    claim_ = shipped("wgangp-fig1b-gradient-norms")
+    table(1e4)  # explodes at 0.1, vanishes below
+    assert decide([claim_], tables(pd.DataFrame(), tmp_path), 0.05)[0].verdict == "reproduced"
+    table(1e-3)  # vanishes at 0.1 too: the paper says it explodes
+    assert decide([claim_], tables(pd.DataFrame(), tmp_path), 0.05)[0].verdict == "contradicted"
+
+
+def test_parallel_lines_checks_only_what_was_computed() -> None:
+    """The js/kl/tv columns are the closed forms themselves: comparing them with their constants tested nothing."""
+    columns = {part["column"] for part in shipped("wgan-example1-parallel-lines").parts}
+    assert not columns & {"js", "kl", "tv"}
+    assert {"w1_gp", "js_discriminator", "w1_gp_dtheta", "js_discriminator_dtheta"} <= columns
+
+
+def test_figure_6_is_a_contrast_with_a_positive_control() -> None:
+    parts = shipped("wgan-fig6-gan-fails-wgan-learns-without-batchnorm").parts
+    assert {p["rule"] for p in parts} == {"ordering", "learns"}
+    fails = next(p for p in parts if p.get("at_most") is not None)
+    assert fails["objective"] == "nsgan" and fails["control"] == "wgan"
