@@ -73,3 +73,19 @@ def test_a_verdict_that_appears_at_the_last_snapshot_held_only_there(tmp_path: P
 def test_the_scale_says_size_iterations_and_share_of_the_paper() -> None:
     runs, _ = grid({"late": LATE})
     assert scale_of(claim("late"), runs) == "16 px digits, 1,000 it; 1.0% of the paper's 100,000 (the paper)"
+
+
+def test_a_verdict_that_appeared_in_the_last_snapshots_is_not_settled(tmp_path: Path) -> None:
+    from wganbench.claims.budget import settle
+    from wganbench.claims.verdicts import decide
+
+    runs, curves = grid({"late": LATE, "early": EARLY})
+    tables = Tables(runs, curves, tmp_path, confidence=0.9, resamples=200, seed=0)
+    claims = [claim("late"), claim("early")]
+    verdicts = decide(claims, tables, 0.05)
+    assert [v.verdict for v in verdicts] == ["reproduced", "reproduced"]
+    settle(verdicts, verdicts_over_budget(claims, tables, 0.05, TrendRule()), runs, window=0.4)
+    late, early = verdicts
+    assert late.verdict == "inconclusive" and "not settled" in late.reason and "iteration 1,000 of 1,000" in late.reason
+    assert early.verdict == "reproduced" and early.held_since == 200
+    assert early.scale.startswith("16 px digits, 1,000 it")

@@ -320,13 +320,14 @@ def estimate_vs_quality(tables: Tables, options: Options) -> Figure:
 @FIGURES.register("estimate-tracking")
 def estimate_tracking(tables: Tables, options: Options) -> Figure:
     """WGAN §4.2: does the critic's estimate track sample quality over training? Per run, Spearman's
-    rho between the logged distance estimate and the experiment's metric at the snapshots (the
-    statistic of the `correlation` claims); one point per seed, a box per objective."""
+    rho between the logged distance estimate and the experiment's metric at the snapshots, partial on
+    the iteration (the statistic of the `correlation` claims: two curves that merely both trend score
+    0) beside the raw rho; one point per seed, a box per objective."""
     from .claims.rules import Tables as ClaimTables, run_correlations
 
     source = ClaimTables(tables.runs, tables.curves, tables.folder)
-    fig, axes, rows = arch_grid(tables.runs, "Spearman ρ of the critic's estimate vs sample quality over training "
-                                             "(one point per seed)")
+    fig, axes, rows = arch_grid(tables.runs, "Spearman ρ of the critic's estimate vs sample quality over training, "
+                                             "partial on iteration (dots; grey x: raw ρ; one per seed)")
     palette = objective_palette(tables.runs)
     for i, (experiment, dataset, archs) in enumerate(rows):
         metric = tables.metric(experiment, options)
@@ -336,14 +337,20 @@ def estimate_tracking(tables: Tables, options: Options) -> Figure:
             for objective in dict.fromkeys(tables.runs[(tables.runs["experiment"] == experiment)]["objective"]):
                 spec = {"experiment": experiment, "dataset": dataset, "arch": arch, "objective": objective,
                         "variable": "distance_estimate", "metric": metric}
-                points += [{"objective": objective, "rho": rho} for rho in run_correlations(spec, source)]
+                for found in run_correlations(spec, source):
+                    points.append({"objective": objective, "rho": found.partial, "kind": "partial on iteration"})
+                    points.append({"objective": objective, "rho": found.raw, "kind": "raw"})
             if not points:
-                empty(ax, "no metric curves\n(snapshot_every: 0)")
+                empty(ax, "no metric curves with variation\nbeyond the trend")
                 continue
             data = pd.DataFrame(points)
-            sns.boxplot(data, y="objective", x="rho", ax=ax, color="0.9", fliersize=0, linewidth=0.8)
-            sns.stripplot(data, y="objective", x="rho", hue="objective", palette=palette, ax=ax, size=4, legend=False)
-            ax.axvline(0.5, color="0.4", lw=0.8, ls="--")
+            partial = data[data["kind"] == "partial on iteration"]
+            sns.boxplot(partial, y="objective", x="rho", ax=ax, color="0.9", fliersize=0, linewidth=0.8)
+            sns.stripplot(partial, y="objective", x="rho", hue="objective", palette=palette, ax=ax, size=4, legend=False)
+            sns.stripplot(data[data["kind"] == "raw"], y="objective", x="rho", ax=ax, size=4, marker="x",
+                          color="0.45", legend=False)
+            ax.axvline(0.3, color="0.4", lw=0.8, ls="--")
+            ax.axvline(-0.3, color="0.4", lw=0.8, ls="--")
             ax.set(xlim=(-1.05, 1.05), xlabel=f"ρ(distance estimate, {metric})")
             ax.set_title(f"{experiment}/{dataset} | {arch}", fontsize="small")
             ax.tick_params(axis="y", labelsize="small")

@@ -59,7 +59,7 @@ def _figures(args: argparse.Namespace) -> int:
 def _claims(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .claims.budget import draw_over_budget, held_since, scale_of, verdicts_over_budget
+    from .claims.budget import draw_over_budget, settle, verdicts_over_budget
     from .claims.catalogue import load_catalogues
     from .claims.rules import Tables
     from .trend import TrendRule
@@ -83,9 +83,7 @@ def _claims(args: argparse.Namespace) -> int:
     over_budget.to_csv(tables_dir / "claims_over_budget.csv", index=False)
     if args.over_budget_figure:
         print(draw_over_budget(over_budget, Path(args.over_budget_figure)))
-    for verdict in verdicts:
-        verdict.held_since = held_since(over_budget, verdict.claim.id, verdict.verdict)
-        verdict.scale = scale_of(verdict.claim, tables.runs)
+    settle(verdicts, over_budget, tables.runs, rule.window)
     extra = Path(args.landing_extra).read_text() if args.landing_extra else ""
     for path in write_scorecard(verdicts, args.alpha, tables_dir, Path(args.markdown),
                                 Path(args.landing) if args.landing else None, args.title, extra):

@@ -178,3 +178,28 @@ def draw_over_budget(frame: pd.DataFrame, out: Path) -> Path:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def settle(verdicts: list, over_budget: pd.DataFrame, runs: pd.DataFrame, window: float) -> None:
+    """Give each verdict the iteration from which it held and its scale; a decided empirical verdict
+    that has not held over the last ``window`` share of the snapshots (the still-improving rule's
+    window) is not settled at this budget: inconclusive, with the iteration it appeared at."""
+    from .rules import CONTRADICTED, INCONCLUSIVE, NOT_RUN, REPRODUCED
+
+    for verdict in verdicts:
+        if verdict.verdict == NOT_RUN or not verdict.claim.empirical:
+            continue
+        verdict.scale = scale_of(verdict.claim, runs)
+        verdict.held_since = held_since(over_budget, verdict.claim.id, verdict.verdict)
+        if verdict.verdict not in (REPRODUCED, CONTRADICTED):
+            continue
+        series = over_budget[over_budget["claim"] == verdict.claim.id]
+        if series.empty:
+            continue
+        last = int(series["iteration"].max())
+        if verdict.held_since is None or verdict.held_since > last * (1 - window):
+            since = (f"it appeared only at iteration {verdict.held_since:,} of {last:,}" if verdict.held_since
+                     else f"the last snapshot ({last:,}) said {series.sort_values('iteration')['verdict'].iloc[-1]}")
+            verdict.reason = (f"not settled at this budget: {verdict.verdict} over the final evaluation, but {since} "
+                              f"(a settled verdict holds over the last {window:.0%} of the snapshots)")
+            verdict.verdict = INCONCLUSIVE

@@ -286,6 +286,12 @@ def ordering(spec: dict[str, Any], tables: Tables) -> Evidence:
         reason = (f"the {which} side has {loser.improving} run{'s' * (loser.improving > 1)} still improving at the "
                   f"end of the budget: the {decision} verdict may be a budget artifact{iterations_note(tables, spec, spec[which])}")
         decision = INCONCLUSIVE
+    control = spec.get("control")
+    if control:  # whatever the interval says: without the control the comparison is empty
+        check = positive_control(spec, control, tables)
+        if check.decision != REPRODUCED:
+            decision, reason = INCONCLUSIVE, without_control(control, check, f"{spec['better']} against {spec['worse']}")
+        n += f"; control {control}: {check.n}"
     return Evidence(decision, effect, low, high, bound, n, reason, p_for, p_against, True, needs)
 
 
@@ -343,6 +349,18 @@ def _share_interval(k: int, n: int, confidence: float) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
+def positive_control(spec: dict[str, Any], control: str, tables: Tables) -> Evidence:
+    """Whether ``control`` learns (≥ half its seeds, reproduced) on the cell the claim reads: without
+    it, "X fails" or "X covers more modes than Y" says nothing about X at this budget."""
+    keep = {k: v for k, v in spec.items() if k in ("experiment", "dataset", "arch", "min_seeds")}
+    return learns({**keep, "rule": "learns", "objective": control, "at_least": 0.5}, tables)
+
+
+def without_control(control: str, check: Evidence, subject: str) -> str:
+    return (f"nothing learns on this cell at this budget: the positive control {control} has {check.n} "
+            f"({check.decision}); a comparison here says nothing about {subject}")
+
+
 @RULES.register("learns")
 def learns(spec: dict[str, Any], tables: Tables) -> Evidence:
     """Share of seeds that learned (diverged counts as not learned; an error leaves n) against a level:
@@ -388,14 +406,11 @@ def learns(spec: dict[str, Any], tables: Tables) -> Evidence:
         else:
             reason = straddle_reason(low, high, f"{level:g}")
     control = spec.get("control")
-    if control and decision != INCONCLUSIVE:
-        check = learns({**{k_: v for k_, v in spec.items() if k_ not in ("control", "at_most", "success")},
-                        "objective": control, "at_least": 0.5}, tables)
+    if control:
+        check = positive_control(spec, control, tables)
         p_for = max(p_for, check.p_for) if check.p_for is not None else p_for
         if check.decision != REPRODUCED:
-            decision = INCONCLUSIVE
-            reason = (f"nothing learns on this cell at this budget: the positive control {control} has {check.n} "
-                      f"({check.decision}); a failure here says nothing about {spec['objective']}")
+            decision, reason = INCONCLUSIVE, without_control(control, check, spec["objective"])
         n_text += f"; control {control}: {check.n}"
 
     def needs(alpha: float) -> int | None:
@@ -412,13 +427,16 @@ def learns(spec: dict[str, Any], tables: Tables) -> Evidence:
 
 def partial_spearman(x: np.ndarray, y: np.ndarray, t: np.ndarray) -> float:
     """Spearman's rho of x and y with the iteration t partialled out: the ranks of x and y regressed
-    on the ranks of t, then correlated. Two series that merely both trend during training (any
-    monotone function of t, such as 1/iteration) have no partial association: 0."""
+    on the ranks of t, then correlated. A variable x that is any monotone function of t (such as
+    1/iteration) has no association with y beyond the trend: 0. A metric y that is itself monotone
+    in t has nothing beyond the trend to track: NaN (the run cannot tell tracking from trending)."""
     ranks = [stats.rankdata(v) for v in (x, y, t)]
     design = np.column_stack([np.ones(len(t)), ranks[2]])
     residuals = [r - design @ np.linalg.lstsq(design, r, rcond=None)[0] for r in ranks[:2]]
     scale = [float(np.sqrt(np.mean(r ** 2))) for r in residuals]
-    if min(scale) <= 1e-9 * len(t):
+    if scale[1] <= 1e-9 * len(t):
+        return math.nan
+    if scale[0] <= 1e-9 * len(t):
         return 0.0
     return float(np.clip(np.mean(residuals[0] * residuals[1]) / (scale[0] * scale[1]), -1.0, 1.0))
 
@@ -463,12 +481,17 @@ def correlation(spec: dict[str, Any], tables: Tables) -> Evidence:
     at_least = "at_least" in spec
     level = float(spec["at_least"] if at_least else spec["at_most"])
     bound = f"mean partial ρ {'≥' if at_least else '≤'} {level:g}"
-    found = run_correlations(spec, tables)
+    every = run_correlations(spec, tables)
+    found = [c for c in every if not math.isnan(c.partial)]
     rhos = np.array([c.partial for c in found])
     minimum = int(spec.get("min_seeds", MIN_SEEDS))
     if len(rhos) < minimum:
-        return Evidence(INCONCLUSIVE, threshold=bound, n=str(len(rhos)), sampled=True,
-                        reason=f"cells missing: fewer than {minimum} runs with ≥ 5 points of {spec['variable']} and {spec['metric']}")
+        trending = len(every) - len(found)
+        why = (f"in {trending} of {len(every)} runs {spec['metric']} moves monotonically with the iteration: nothing "
+               "beyond the trend to track (more snapshots, or a run long enough to plateau, would tell)"
+               if trending else f"fewer than {minimum} runs with ≥ 5 points of {spec['variable']} and {spec['metric']}")
+        return Evidence(INCONCLUSIVE, threshold=bound, n=f"{len(rhos)} informative runs of {len(every)}", sampled=True,
+                        reason=f"cells missing: {why}")
     effect = float(rhos.mean())
     low, high = bootstrap_ci(lambda rng: rng.choice(rhos, len(rhos)).mean(), effect, tables)
     decision = side_of(low, high, level, at_least)
