@@ -61,7 +61,7 @@ def test_a_negligible_drift_is_a_plateau() -> None:
 
 def test_too_few_snapshots_decide_nothing() -> None:
     found = trend(np.array([500, 1000]), np.array([60.0, 40.0]), THRESHOLD, RULE)
-    assert not found.improving and "undecidable" in found.reason
+    assert not found.improving and not found.decidable and "no plateau can be told" in found.reason
 
 
 def test_modes_count_up() -> None:
@@ -82,5 +82,7 @@ def test_add_trends_marks_only_runs_that_failed_to_learn() -> None:
                            for seed, series in ((0, falling), (1, flat), (2, falling)) for i, v in zip(ITERATIONS, series)])
     marked = add_trends(runs, curves, {("digits", 16, 512): THRESHOLD}, RULE)
     assert list(marked["outcome"]) == ["still improving", "failed to learn", "learned"]
+    short = add_trends(runs.iloc[:1], curves[curves["iteration"] >= 800], {("digits", 16, 512): THRESHOLD}, RULE)
+    assert list(short["outcome"]) == ["no plateau yet"]  # 3 late snapshots: neither a plateau nor a fall
     assert marked.loc[0, "iterations_needed"] == pytest.approx(2350, abs=1)
     assert "still improving" in marked.loc[0, "outcome_reason"]

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .outcomes import NOT_LEARNED, STILL_IMPROVING, Threshold, outcome, threshold_from_levels
+from .outcomes import NO_PLATEAU, NOT_LEARNED, STILL_IMPROVING, Threshold, outcome, threshold_from_levels
 from .trend import TrendRule, trend
 from .registry import ConfigError
 from .evaluate.records import values as metric_values
@@ -202,8 +202,8 @@ def add_trends(runs: pd.DataFrame, curves: pd.DataFrame, thresholds: dict[tuple,
         points = points[points["variable"] == threshold.metric.name]
         found = trend(points["iteration"].to_numpy(), points["value"].to_numpy(), threshold, rule)
         runs.at[index, "trend_slope"] = found.slope
-        if found.improving:
-            runs.at[index, "outcome"] = STILL_IMPROVING
+        if found.improving or not found.decidable:
+            runs.at[index, "outcome"] = STILL_IMPROVING if found.improving else NO_PLATEAU
             runs.at[index, "outcome_reason"] = f"{row['outcome_reason']}; {found.reason}"
             runs.at[index, "iterations_needed"] = found.iterations_needed
     return runs
@@ -351,7 +351,7 @@ def write_parquet_and_csv(frame: pd.DataFrame, out: Path, name: str, csv_too: bo
     return written
 
 
-OUTCOME_COLOURS = {"learned": "#d4edda", "failed to learn": "#fff3cd", "still improving": "#d1ecf1", "diverged": "#f8d7da", "failed": "#f8d7da"}
+OUTCOME_COLOURS = {"learned": "#d4edda", "failed to learn": "#fff3cd", "still improving": "#d1ecf1", "no plateau yet": "#d1ecf1", "diverged": "#f8d7da", "failed": "#f8d7da"}
 
 
 def runs_html(runs: pd.DataFrame) -> str:

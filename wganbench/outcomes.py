@@ -18,10 +18,12 @@ from typing import Any, Callable, Mapping
 LEARNED = "learned"
 NOT_LEARNED = "failed to learn"
 STILL_IMPROVING = "still improving"  # not learned, but its curve still falls at the end (wganbench.trend)
+NO_PLATEAU = "no plateau yet"  # not learned, with too few late snapshots to tell a plateau from a fall
+UNFINISHED = (STILL_IMPROVING, NO_PLATEAU)  # not learned, but not shown to have stopped improving either
 DIVERGED = "diverged"
 FAILED = "failed"
 NOT_EVALUATED = "not evaluated"
-OUTCOMES = (LEARNED, NOT_LEARNED, STILL_IMPROVING, DIVERGED, FAILED, NOT_EVALUATED)
+OUTCOMES = (LEARNED, NOT_LEARNED, STILL_IMPROVING, NO_PLATEAU, DIVERGED, FAILED, NOT_EVALUATED)
 
 _SCALES: dict[str, tuple[Callable[[float], float], Callable[[float], float]]] = {
     "linear": (lambda x: x, lambda y: y),

@@ -45,6 +45,7 @@ class TrendRule:
 @dataclass(frozen=True)
 class Trend:
     improving: bool
+    decidable: bool  # enough late snapshots to tell a plateau from a fall
     slope: float  # per iteration on the distance scale, positive = improving
     iterations_needed: float  # more iterations to the threshold at this slope (a lower bound); NaN if not improving
     reason: str
@@ -57,13 +58,14 @@ def trend(iterations: np.ndarray, values: np.ndarray, threshold: Threshold, rule
     keep = np.isfinite(iterations) & np.isfinite(values)
     iterations, values = iterations[keep], values[keep]
     if len(iterations) == 0:
-        return Trend(False, math.nan, math.nan, "no snapshots of the outcome metric")
+        return Trend(False, False, math.nan, math.nan, "no snapshots of the outcome metric")
     last = float(iterations.max())
     start = last * (1.0 - rule.window)
     window = iterations >= start
     if int(window.sum()) < rule.min_points:
-        return Trend(False, math.nan, math.nan,
-                     f"{int(window.sum())} snapshots in the last {rule.window:.0%} (< {rule.min_points}): trend undecidable")
+        return Trend(False, False, math.nan, math.nan,
+                     f"{int(window.sum())} snapshots in the last {rule.window:.0%} (< {rule.min_points}): no plateau "
+                     "can be told from a fall")
     metric = threshold.metric
     sign = 1.0 if metric.higher_is_better else -1.0
     goodness = np.array([sign * metric.on_scale(v) for v in values[window]])
@@ -72,11 +74,11 @@ def trend(iterations: np.ndarray, values: np.ndarray, threshold: Threshold, rule
     gap = abs(metric.on_scale(threshold.real) - metric.on_scale(threshold.constant))
     gain = slope * (last - start)
     if not (low > 0 and gain >= rule.min_gain * gap):
-        return Trend(False, float(slope), math.nan,
+        return Trend(False, True, float(slope), math.nan,
                      f"plateau: slope {slope:.3g}/it, {rule.confidence:.0%} interval [{low:.3g}, {high:.3g}]")
     target = sign * metric.on_scale(threshold.value)
     fitted_end = intercept + slope * last
     needed = max(0.0, (target - fitted_end) / slope)
-    return Trend(True, float(slope), float(math.ceil(needed)),
+    return Trend(True, True, float(slope), float(math.ceil(needed)),
                  f"still improving: slope {slope:.3g}/it (interval [{low:.3g}, {high:.3g}]); "
                  f"≥ ~{math.ceil(needed):,} more iterations to the threshold at this slope")

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..outcomes import (DIVERGED, FAILED, LEARNED, NOT_EVALUATED, NOT_LEARNED, OUTCOME_METRICS, STILL_IMPROVING,
-                        Threshold)
+from ..outcomes import (DIVERGED, FAILED, LEARNED, NO_PLATEAU, NOT_EVALUATED, NOT_LEARNED, OUTCOME_METRICS,
+                        STILL_IMPROVING, Threshold)
 from ..trend import TrendRule, trend
 from .catalogue import Claim
 from .rules import Tables
@@ -80,6 +80,8 @@ def runs_as_of(runs: pd.DataFrame, snapshots: pd.DataFrame, iteration: int, rule
             shape = trend(points["iteration"].to_numpy(), points["value"].to_numpy(), threshold, rule)
             if shape.improving:
                 found, estimate = STILL_IMPROVING, shape.iterations_needed
+            elif not shape.decidable:
+                found = NO_PLATEAU
         outcomes.append(found)
         needed.append(estimate)
     return frame.assign(outcome=outcomes, iterations_needed=needed)
@@ -159,6 +161,8 @@ def draw_over_budget(frame: pd.DataFrame, out: Path) -> Path:
     from .scorecard import COLOURS, ORDER
 
     out.parent.mkdir(parents=True, exist_ok=True)
+    ran = frame.groupby("claim")["verdict"].transform(lambda v: (v != "not run here").any()) if len(frame) else []
+    frame = frame[ran] if len(frame) else frame  # claims this grid never reads are in the scorecard, not here
     if frame.empty:
         fig, ax = plt.subplots(figsize=(6, 1.5))
         ax.axis("off")

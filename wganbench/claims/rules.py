@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..outcomes import DIVERGED, FAILED, LEARNED, NOT_LEARNED, STILL_IMPROVING
+from ..outcomes import DIVERGED, FAILED, LEARNED, NOT_LEARNED, UNFINISHED
 from ..registry import Registry
 
 REPRODUCED, CONTRADICTED, INCONCLUSIVE, NOT_RUN = "reproduced", "contradicted", "inconclusive", "not run here"
@@ -223,7 +223,7 @@ def ordering_side(runs: pd.DataFrame, metric: str, sign: float) -> Side:
     unevaluated = int((~finite).sum())
     if unevaluated:
         note = "; ".join(filter(None, [note, f"{unevaluated} completed run{'s' * (unevaluated > 1)} without a finite {metric}"]))
-    improving = int((runs.get("outcome", pd.Series(dtype=str)) == STILL_IMPROVING).sum())
+    improving = int(runs.get("outcome", pd.Series(dtype=str)).isin(UNFINISHED).sum())
     return Side(sign * values[finite], int((runs["status"] == "diverged").sum()),
                 int((runs["status"] != "completed").sum() - (runs["status"] == "diverged").sum()) + unevaluated,
                 note, improving)
@@ -283,8 +283,8 @@ def ordering(spec: dict[str, Any], tables: Tables) -> Evidence:
     loser = worse if decision == REPRODUCED else better if decision == CONTRADICTED else None
     if loser is not None and loser.improving:
         which = "worse" if loser is worse else "better"
-        reason = (f"the {which} side has {loser.improving} run{'s' * (loser.improving > 1)} still improving at the "
-                  f"end of the budget: the {decision} verdict may be a budget artifact{iterations_note(tables, spec, spec[which])}")
+        reason = (f"the {which} side has {loser.improving} run{'s' * (loser.improving > 1)} still improving (or with "
+                  f"no plateau yet) at the end of the budget: the {decision} verdict may be a budget artifact{iterations_note(tables, spec, spec[which])}")
         decision = INCONCLUSIVE
     control = spec.get("control")
     if control:  # whatever the interval says: without the control the comparison is empty
@@ -298,7 +298,7 @@ def ordering(spec: dict[str, Any], tables: Tables) -> Evidence:
 def iterations_note(tables: Tables, spec: dict[str, Any], objective: str | list[str]) -> str:
     """``; ≥ ~2,400 more iterations (run at 1,000)``: the largest estimate among still-improving runs."""
     runs = tables.cell_runs(spec, objective)
-    improving = runs[runs.get("outcome", pd.Series(dtype=str)) == STILL_IMPROVING] if not runs.empty else runs
+    improving = runs[runs.get("outcome", pd.Series(dtype=str)).isin(UNFINISHED)] if not runs.empty else runs
     if improving.empty or "iterations_needed" not in improving:
         return ""
     needed = improving["iterations_needed"].astype(float)
@@ -328,8 +328,8 @@ class Shares:
 def learn_shares(spec: dict[str, Any], runs: pd.DataFrame) -> Shares:
     success = spec.get("success")
     outcome = runs["outcome"] if "outcome" in runs else pd.Series("not evaluated", runs.index)
-    judged = runs[outcome.isin([LEARNED, NOT_LEARNED, STILL_IMPROVING, DIVERGED])]
-    improving = judged["outcome"] == STILL_IMPROVING
+    judged = runs[outcome.isin([LEARNED, NOT_LEARNED, *UNFINISHED, DIVERGED])]
+    improving = judged["outcome"].isin(UNFINISHED)
     if success:
         bound_value = success.get("at_least", success.get("at_most"))
         word = f"{success['metric']} {'≥' if 'at_least' in success else '≤'} {bound_value:g}"
@@ -401,7 +401,7 @@ def learns(spec: dict[str, Any], tables: Tables) -> Evidence:
     if decision == INCONCLUSIVE:
         plain = side_of(low, high, level, at_least)
         if shares.unknown and plain != INCONCLUSIVE:
-            reason = (f"{shares.unknown} of {n} runs are still improving at the end of their budget: "
+            reason = (f"{shares.unknown} of {n} runs are still improving (or show no plateau yet) at the end of their budget: "
                       f"'{plain}' would rest on them{iterations_note(tables, spec, spec['objective'])}")
         else:
             reason = straddle_reason(low, high, f"{level:g}")

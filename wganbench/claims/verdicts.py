@@ -101,12 +101,12 @@ def combine(claim: Claim, parts: list[Evidence]) -> Verdict:
         config = " or ".join(claim.tested_by)
         return Verdict(claim, NOT_RUN, f"run `snakemake --configfile {config}` to test it", parts)
     if CONTRADICTED in decisions:
-        verdict, reason = CONTRADICTED, "; ".join(p.reason for p in parts if p.decision == CONTRADICTED and p.reason)
+        verdict, reason = CONTRADICTED, "; ".join(dict.fromkeys(p.reason for p in parts if p.decision == CONTRADICTED and p.reason))
     elif all(d == REPRODUCED for d in decisions):
         verdict, reason = REPRODUCED, ""
     else:
         verdict = INCONCLUSIVE
-        reason = "; ".join(f"{p.reason}" for p in parts if p.decision in (INCONCLUSIVE, NOT_RUN) and p.reason)
+        reason = "; ".join(dict.fromkeys(p.reason for p in parts if p.decision in (INCONCLUSIVE, NOT_RUN) and p.reason))
     sampled = [p for p in parts if p.sampled and p.p_for is not None]
     result = Verdict(claim, verdict, reason, parts)
     if sampled:
