@@ -140,7 +140,7 @@ def scale_of(claim: Claim, runs: pd.DataFrame) -> str:
         ran = max(int(runs[runs["experiment"].isin([p["experiment"] for p in cells])]["iterations"].dropna().max()), 0)
         parts.append(f"{ran / budget['iterations']:.1%} of the paper's {budget['iterations']:,} ({budget['source']})")
     elif budget:
-        parts.append(f"paper's budget: {budget['source']}")
+        parts.append(f"paper's length {budget['source']}")
     return "; ".join(parts)
 
 
