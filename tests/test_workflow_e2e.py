@@ -95,8 +95,11 @@ def test_every_figure_and_theory_output_exists(local_run: WorkflowRun) -> None:
 
 def test_every_run_has_an_outcome_against_a_derived_threshold(local_run: WorkflowRun) -> None:
     runs = pd.read_csv(local_run.results / "tables/runs.csv")
-    assert set(runs["outcome"]) <= {"learned", "failed to learn", "diverged", "failed"}
+    assert set(runs["outcome"]) <= {"learned", "failed to learn", "still improving", "no plateau yet", "diverged", "failed"}
     assert list(runs[runs["experiment"] == "unstable"]["outcome"]) == ["diverged"]
+    # two snapshots a run: too few to tell a plateau from a fall, so no run that missed the threshold "failed"
+    missed = runs[(runs["status"] == "completed") & (runs["outcome"] != "learned")]
+    assert len(missed) and set(missed["outcome"]) == {"no plateau yet"}
     levels = pd.read_csv(local_run.results / "tables/levels.csv")
     for dataset in ("8gaussians", "digits"):
         rows = levels[levels["dataset"] == dataset].set_index("generator")
@@ -106,7 +109,8 @@ def test_every_run_has_an_outcome_against_a_derived_threshold(local_run: Workflo
         judged = runs[(runs["dataset"] == dataset) & (runs["status"] == "completed")]
         assert (judged["outcome_threshold"] == threshold).all() and (judged["outcome_metric"] == metric).all()
         better = judged[metric] < threshold if metric == "fid" else judged[metric] > threshold
-        assert ((judged["outcome"] == "learned") == better).all()
+        assert (better[judged["outcome"] == "learned"]).all()  # learned: past the threshold (and diverse)
+        assert (judged[~better]["outcome"] != "learned").all()
 
 
 def test_tiny_grid_scorecard_lists_every_claim_with_reasons(local_run: WorkflowRun) -> None:

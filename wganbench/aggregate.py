@@ -184,22 +184,22 @@ def add_trends(runs: pd.DataFrame, curves: pd.DataFrame, thresholds: dict[tuple,
                rule: TrendRule) -> pd.DataFrame:
     """A run that failed to learn but whose outcome-metric curve still improves at its end is
     ``still improving`` (``wganbench.trend``), with its slope and the iterations it would still need."""
-    if runs.empty or curves.empty or "outcome" not in runs:
+    if runs.empty or "outcome" not in runs:
         return runs
     runs = runs.copy()
     for column in ("trend_slope", "iterations_needed"):
         if column not in runs:
             runs[column] = math.nan
-    snapshots = curves[curves["source"] == "metrics"]
+    snapshots = curves[curves["source"] == "metrics"] if not curves.empty else pd.DataFrame(
+        columns=["experiment", "dataset", "objective", "arch", "seed", "source", "variable", "iteration", "value"])
     by_run = {key: group for key, group in snapshots.groupby(["experiment", "dataset", "objective", "arch", "seed"])}
     for index, row in runs.iterrows():
         threshold = threshold_of(row.to_dict(), thresholds)
         if threshold is None or row["outcome"] != NOT_LEARNED:
             continue
-        points = by_run.get((row["experiment"], row["dataset"], row["objective"], row["arch"], row["seed"]))
-        if points is None:
-            continue
-        points = points[points["variable"] == threshold.metric.name]
+        points = by_run.get((row["experiment"], row["dataset"], row["objective"], row["arch"], row["seed"]),
+                            snapshots.iloc[0:0])
+        points = points[points["variable"] == threshold.metric.name]  # none (snapshot_every: 0): no plateau shown
         found = trend(points["iteration"].to_numpy(), points["value"].to_numpy(), threshold, rule)
         runs.at[index, "trend_slope"] = found.slope
         if found.improving or not found.decidable:
