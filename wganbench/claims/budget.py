@@ -174,6 +174,7 @@ def draw_over_budget(frame: pd.DataFrame, out: Path) -> Path:
         sns.heatmap(grid, ax=ax, cmap=ListedColormap([COLOURS[v] for v in ORDER]), vmin=-0.5, vmax=3.5,
                     cbar=False, linewidths=0.5, linecolor="white")
         ax.set_xlabel("generator iteration at which the grid is read")
+        ax.tick_params(axis="x", labelrotation=90 if grid.shape[1] > 12 else 0)
         ax.set_ylabel("")
         ax.legend(handles=[Patch(facecolor=COLOURS[v], edgecolor="grey", label=v) for v in ORDER],
                   loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
