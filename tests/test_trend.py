@@ -86,3 +86,23 @@ def test_add_trends_marks_only_runs_that_failed_to_learn() -> None:
     assert list(short["outcome"]) == ["no plateau yet"]  # 3 late snapshots: neither a plateau nor a fall
     assert marked.loc[0, "iterations_needed"] == pytest.approx(2350, abs=1)
     assert "still improving" in marked.loc[0, "outcome_reason"]
+
+
+def test_a_mode_count_flat_at_zero_is_no_plateau_while_w1_falls() -> None:
+    """8 Gaussians: a run covers no mode until it suddenly covers most (WGAN-GP's toy settings: none
+    at 1,000 iterations, 8 in most seeds by 5,000). Its trend is read on W1, which falls meanwhile."""
+    from wganbench.outcomes import threshold_from_levels
+
+    levels = {"kind": "toy", "levels": {"real": {"modes_covered": 8, "w1": 0.16}, "constant": {"modes_covered": 0, "w1": 1.4}}}
+    threshold = threshold_from_levels(levels)
+    assert threshold.progress is not None and threshold.progress.metric.name == "w1"
+    keys = {"experiment": "toy", "dataset": "8gaussians", "objective": "wgan-gp-toy", "arch": "mlp", "image_size": None,
+            "sample_count": 512, "status": "completed"}
+    runs = pd.DataFrame([{**keys, "seed": 0, "outcome": "failed to learn", "outcome_reason": "modes_covered 0 not > 4"}])
+    w1 = 0.6 - 0.0004 * ITERATIONS  # 0.56 -> 0.2 over the run
+    curves = pd.DataFrame([{**keys, "seed": 0, "source": "metrics", "variable": variable, "iteration": int(i), "value": v}
+                           for i, m, w in zip(ITERATIONS, np.zeros(len(ITERATIONS)), w1)
+                           for variable, v in (("modes_covered", m), ("w1", w))])
+    marked = add_trends(runs, curves, {("8gaussians", None, 512): threshold}, RULE)
+    assert marked.loc[0, "outcome"] == "still improving" and "w1 still improving" in marked.loc[0, "outcome_reason"]
+    assert math.isnan(marked.loc[0, "iterations_needed"])  # W1 has no learned threshold to extrapolate to

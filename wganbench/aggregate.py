@@ -32,7 +32,8 @@ MISSING = "missing"  # a run folder without status.json: listed, never counted a
 # columns that describe a run rather than measure it (metrics are every other numeric column)
 KEY_COLUMNS = ["experiment", "dataset", "image_size", "objective", "arch", "critic", "seed"]
 OUTCOME_COLUMNS = ["outcome", "outcome_reason", "outcome_metric", "outcome_threshold", "level_real", "level_constant",
-                   "diversity_metric", "diversity_threshold", "trend_slope", "iterations_needed"]
+                   "diversity_metric", "diversity_threshold", "progress_metric", "progress_real", "progress_constant",
+                   "trend_slope", "iterations_needed"]
 INFO_COLUMNS = KEY_COLUMNS + ["status", "reason", *OUTCOME_COLUMNS, "sample_count", "iterations", "train_seconds",
                               "job_seconds", "peak_rss_mb", "eval_seconds", "eval_peak_rss_mb", "run_dir"]
 GROUP_COLUMNS = ["experiment", "dataset", "objective", "arch", "critic"]
@@ -168,6 +169,10 @@ def add_outcomes(frame: pd.DataFrame, thresholds: dict[tuple, Threshold]) -> pd.
         second = threshold.diversity if threshold else None
         columns["diversity_metric"].append(second.metric.name if second else None)
         columns["diversity_threshold"].append(second.value if second else math.nan)
+        progress = threshold.progress if threshold else None
+        columns["progress_metric"].append(progress.metric.name if progress else None)
+        columns["progress_real"].append(progress.real if progress else math.nan)
+        columns["progress_constant"].append(progress.constant if progress else math.nan)
         columns["trend_slope"].append(math.nan)
         columns["iterations_needed"].append(math.nan)
     return frame.assign(**columns)
@@ -199,13 +204,15 @@ def add_trends(runs: pd.DataFrame, curves: pd.DataFrame, thresholds: dict[tuple,
             continue
         points = by_run.get((row["experiment"], row["dataset"], row["objective"], row["arch"], row["seed"]),
                             snapshots.iloc[0:0])
-        points = points[points["variable"] == threshold.metric.name]  # none (snapshot_every: 0): no plateau shown
-        found = trend(points["iteration"].to_numpy(), points["value"].to_numpy(), threshold, rule)
+        curve = threshold.progress or threshold  # the trend's curve: W1 on 2-D data, FID on images
+        points = points[points["variable"] == curve.metric.name]  # none (snapshot_every: 0): no plateau shown
+        found = trend(points["iteration"].to_numpy(), points["value"].to_numpy(), curve, rule)
         runs.at[index, "trend_slope"] = found.slope
         if found.improving or not found.decidable:
             runs.at[index, "outcome"] = STILL_IMPROVING if found.improving else NO_PLATEAU
-            runs.at[index, "outcome_reason"] = f"{row['outcome_reason']}; {found.reason}"
-            runs.at[index, "iterations_needed"] = found.iterations_needed
+            runs.at[index, "outcome_reason"] = f"{row['outcome_reason']}; {curve.metric.name} {found.reason}"
+            # iterations to the threshold are only meaningful on the outcome metric's own curve
+            runs.at[index, "iterations_needed"] = found.iterations_needed if curve is threshold else math.nan
     return runs
 
 

@@ -67,12 +67,22 @@ DIVERSITY_METRICS: dict[str, OutcomeMetric] = {
 }
 
 
+# Data kind -> the curve a run's trend is read on, where it differs from the outcome metric. A mode
+# count sits at 0 until a run suddenly covers the modes, so a flat count is no plateau (8 Gaussians:
+# WGAN-GP's toy settings covered none at 1,000 iterations, 8 in most seeds by 5,000); W1 falls all
+# the while.
+PROGRESS_METRICS: dict[str, OutcomeMetric] = {
+    "toy": OutcomeMetric("w1", higher_is_better=False, scale="linear"),
+}
+
+
 @dataclass(frozen=True)
 class Threshold:
     metric: OutcomeMetric
     real: float
     constant: float
     diversity: "Threshold | None" = None
+    progress: "Threshold | None" = None  # the trend's curve, when not the outcome metric's
 
     @property
     def value(self) -> float:
@@ -89,14 +99,18 @@ def threshold_from_levels(levels: Mapping[str, Any]) -> Threshold | None:
     constant = levels["levels"]["constant"].get(metric.name)
     if real is None or constant is None or not (math.isfinite(real) and math.isfinite(constant)):
         return None
-    diversity = DIVERSITY_METRICS.get(levels.get("kind", ""))
-    second = None
-    if diversity is not None:
-        d_real = levels["levels"]["real"].get(diversity.name)
-        d_constant = levels["levels"]["constant"].get(diversity.name)
-        if d_real is not None and d_constant is not None and math.isfinite(d_real) and math.isfinite(d_constant):
-            second = Threshold(diversity, float(d_real), float(d_constant))
-    return Threshold(metric, float(real), float(constant), second)
+    return Threshold(metric, float(real), float(constant), _levels_of(DIVERSITY_METRICS, levels),
+                     _levels_of(PROGRESS_METRICS, levels))
+
+
+def _levels_of(table: dict[str, OutcomeMetric], levels: Mapping[str, Any]) -> Threshold | None:
+    metric = table.get(levels.get("kind", ""))
+    if metric is None:
+        return None
+    real, constant = levels["levels"]["real"].get(metric.name), levels["levels"]["constant"].get(metric.name)
+    if real is None or constant is None or not (math.isfinite(real) and math.isfinite(constant)):
+        return None
+    return Threshold(metric, float(real), float(constant))
 
 
 def outcome(status: str, value: float | None, threshold: Threshold | None,

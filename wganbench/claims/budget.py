@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..outcomes import (DIVERGED, FAILED, LEARNED, NO_PLATEAU, NOT_EVALUATED, NOT_LEARNED, OUTCOME_METRICS,
-                        STILL_IMPROVING, Threshold)
+                        PROGRESS_METRICS, STILL_IMPROVING, Threshold)
 from ..trend import TrendRule, trend
 from .catalogue import Claim
 from .rules import Tables
@@ -73,13 +73,19 @@ def runs_as_of(runs: pd.DataFrame, snapshots: pd.DataFrame, iteration: int, rule
                          diversity, float(row.get("diversity_threshold", math.nan)))
         estimate = math.nan
         if found == NOT_LEARNED:
-            spec = next(m for m in OUTCOME_METRICS.values() if m.name == metric)
-            threshold = Threshold(spec, float(row["level_real"]), float(row["level_constant"]))
+            progress = row.get("progress_metric")
+            if isinstance(progress, str):  # the trend's own curve (W1 on 2-D data): wganbench.outcomes
+                spec = next(m for m in PROGRESS_METRICS.values() if m.name == progress)
+                curve = Threshold(spec, float(row["progress_real"]), float(row["progress_constant"]))
+            else:
+                spec = next(m for m in OUTCOME_METRICS.values() if m.name == metric)
+                curve = Threshold(spec, float(row["level_real"]), float(row["level_constant"]))
             points = by_run[tuple(row[k] for k in RUN_KEYS)]
-            points = points[points["variable"] == metric]
-            shape = trend(points["iteration"].to_numpy(), points["value"].to_numpy(), threshold, rule)
+            points = points[points["variable"] == curve.metric.name]
+            shape = trend(points["iteration"].to_numpy(), points["value"].to_numpy(), curve, rule)
             if shape.improving:
-                found, estimate = STILL_IMPROVING, shape.iterations_needed
+                found = STILL_IMPROVING
+                estimate = shape.iterations_needed if not isinstance(progress, str) else math.nan
             elif not shape.decidable:
                 found = NO_PLATEAU
         outcomes.append(found)
