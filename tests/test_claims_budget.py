@@ -89,3 +89,32 @@ def test_a_verdict_that_appeared_in_the_last_snapshots_is_not_settled(tmp_path: 
     assert late.verdict == "inconclusive" and "not settled" in late.reason and "iteration 1,000 of 1,000" in late.reason
     assert early.verdict == "reproduced" and early.held_since == 200
     assert early.scale.startswith("16 px digits, 1,000 it")
+
+
+def test_review_fixes_over_budget(tmp_path: Path) -> None:
+    """A run that diverged before its first snapshot stays in every rebuilt table (as diverged once it
+    has), and a metric without a snapshot yet is NaN, never the run's final value."""
+    runs, curves = grid({"early": EARLY})
+    runs = pd.concat([runs, runs.iloc[:1].assign(seed=99, status="diverged", iterations=50, fid=math.nan,
+                                                 outcome="diverged")], ignore_index=True)
+    runs["kid"] = 1.0  # a final metric the snapshots never measured
+    at_500 = runs_as_of(runs, curves, 500, TrendRule())
+    assert len(at_500) == 8 and at_500.set_index("seed").loc[99, "outcome"] == "diverged"
+    assert at_500["kid"].isna().all()
+
+
+def test_learned_runs_that_miss_a_success_bound_while_improving_are_unknowns(tmp_path: Path) -> None:
+    """8 Gaussians: 6 of 8 modes is 'learned' (above the midpoint), but a claim that all 8 are covered
+    cannot be contradicted while those runs still improve."""
+    from wganbench.claims.verdicts import decide
+
+    runs = pd.DataFrame([{"experiment": "e", "dataset": "d", "arch": "a", "objective": "gp", "seed": s,
+                          "status": "completed", "outcome": "learned", "modes_covered": 6.0,
+                          "trend": "still improving"} for s in range(7)])
+    spec = {"rule": "learns", "experiment": "e", "dataset": "d", "arch": "a", "objective": "gp",
+            "success": {"metric": "modes_covered", "at_least": 8}, "at_least": 0.5}
+    one = Claim(id="c", source=SOURCE, statement="s", tested_by=["config/config.yaml"], test=spec)
+    (verdict,) = decide([one], Tables(runs, pd.DataFrame(), tmp_path, 0.9, 200, 0), 0.05)
+    assert verdict.verdict == "inconclusive" and "still improving" in verdict.reason
+    (verdict,) = decide([one], Tables(runs.assign(trend="plateau"), pd.DataFrame(), tmp_path, 0.9, 200, 0), 0.05)
+    assert verdict.verdict == "contradicted"

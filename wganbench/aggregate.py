@@ -33,7 +33,7 @@ MISSING = "missing"  # a run folder without status.json: listed, never counted a
 KEY_COLUMNS = ["experiment", "dataset", "image_size", "objective", "arch", "critic", "seed"]
 OUTCOME_COLUMNS = ["outcome", "outcome_reason", "outcome_metric", "outcome_threshold", "level_real", "level_constant",
                    "diversity_metric", "diversity_threshold", "progress_metric", "progress_real", "progress_constant",
-                   "trend_slope", "iterations_needed"]
+                   "trend", "trend_slope", "iterations_needed"]
 INFO_COLUMNS = KEY_COLUMNS + ["status", "reason", *OUTCOME_COLUMNS, "sample_count", "iterations", "train_seconds",
                               "job_seconds", "peak_rss_mb", "eval_seconds", "eval_peak_rss_mb", "run_dir"]
 GROUP_COLUMNS = ["experiment", "dataset", "objective", "arch", "critic"]
@@ -173,6 +173,7 @@ def add_outcomes(frame: pd.DataFrame, thresholds: dict[tuple, Threshold]) -> pd.
         columns["progress_metric"].append(progress.metric.name if progress else None)
         columns["progress_real"].append(progress.real if progress else math.nan)
         columns["progress_constant"].append(progress.constant if progress else math.nan)
+        columns["trend"].append(None)
         columns["trend_slope"].append(math.nan)
         columns["iterations_needed"].append(math.nan)
     return frame.assign(**columns)
@@ -187,28 +188,32 @@ def threshold_of(row: dict[str, Any], thresholds: dict[tuple, Threshold]) -> Thr
 
 def add_trends(runs: pd.DataFrame, curves: pd.DataFrame, thresholds: dict[tuple, Threshold],
                rule: TrendRule) -> pd.DataFrame:
-    """A run that failed to learn but whose outcome-metric curve still improves at its end is
-    ``still improving`` (``wganbench.trend``), with its slope and the iterations it would still need."""
+    """Each completed run's trend at its end (``wganbench.trend``: improving, plateau, or no plateau
+    yet), in column ``trend``; a run that failed to learn but is still improving (or shows no plateau
+    yet) gets that outcome, its slope and the iterations it would still need. Learned runs keep their
+    outcome, but a claim with a stricter success bound (all 8 modes) reads their trend too."""
     if runs.empty or "outcome" not in runs:
         return runs
     runs = runs.copy()
     for column in ("trend_slope", "iterations_needed"):
         if column not in runs:
             runs[column] = math.nan
+    runs["trend"] = runs["trend"].astype(object) if "trend" in runs else None
+    keys = [k for k in ("experiment", "dataset", "objective", "arch", "critic", "seed") if k in runs and k in curves]
     snapshots = curves[curves["source"] == "metrics"] if not curves.empty else pd.DataFrame(
-        columns=["experiment", "dataset", "objective", "arch", "seed", "source", "variable", "iteration", "value"])
-    by_run = {key: group for key, group in snapshots.groupby(["experiment", "dataset", "objective", "arch", "seed"])}
+        columns=[*keys, "source", "variable", "iteration", "value"])
+    by_run = {key: group for key, group in snapshots.groupby(keys)} if keys else {}
     for index, row in runs.iterrows():
         threshold = threshold_of(row.to_dict(), thresholds)
-        if threshold is None or row["outcome"] != NOT_LEARNED:
+        if threshold is None or row["status"] != "completed":
             continue
-        points = by_run.get((row["experiment"], row["dataset"], row["objective"], row["arch"], row["seed"]),
-                            snapshots.iloc[0:0])
+        points = by_run.get(tuple(row[k] for k in keys), snapshots.iloc[0:0])
         curve = threshold.progress or threshold  # the trend's curve: W1 on 2-D data, FID on images
         points = points[points["variable"] == curve.metric.name]  # none (snapshot_every: 0): no plateau shown
         found = trend(points["iteration"].to_numpy(), points["value"].to_numpy(), curve, rule)
+        runs.at[index, "trend"] = STILL_IMPROVING if found.improving else "plateau" if found.decidable else NO_PLATEAU
         runs.at[index, "trend_slope"] = found.slope
-        if found.improving or not found.decidable:
+        if row["outcome"] == NOT_LEARNED and (found.improving or not found.decidable):
             runs.at[index, "outcome"] = STILL_IMPROVING if found.improving else NO_PLATEAU
             runs.at[index, "outcome_reason"] = f"{row['outcome_reason']}; {curve.metric.name} {found.reason}"
             # iterations to the threshold are only meaningful on the outcome metric's own curve

@@ -80,6 +80,7 @@ def trend(iterations: np.ndarray, values: np.ndarray, threshold: Threshold, rule
     target = sign * metric.on_scale(threshold.value)
     fitted_end = intercept + slope * last
     needed = max(0.0, (target - fitted_end) / slope)
+    to_go = (f"~{math.ceil(needed):,} more iterations to the threshold at this slope" if needed > 0
+             else "its fitted line is at the threshold already")
     return Trend(True, True, float(slope), float(math.ceil(needed)),
-                 f"still improving: slope {slope:.3g}/it (interval [{low:.3g}, {high:.3g}]); "
-                 f"≥ ~{math.ceil(needed):,} more iterations to the threshold at this slope")
+                 f"still improving: slope {slope:.3g}/it (interval [{low:.3g}, {high:.3g}]); {to_go}")

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..outcomes import (DIVERGED, FAILED, LEARNED, NO_PLATEAU, NOT_EVALUATED, NOT_LEARNED, OUTCOME_METRICS,
                         PROGRESS_METRICS, STILL_IMPROVING, Threshold)
+from ..aggregate import metric_columns
 from ..trend import TrendRule, trend
 from .catalogue import Claim
 from .rules import Tables
@@ -43,54 +44,61 @@ def _learned(metric: str, value: float, threshold: float, diversity: float, dive
 
 
 def runs_as_of(runs: pd.DataFrame, snapshots: pd.DataFrame, iteration: int, rule: TrendRule) -> pd.DataFrame:
-    """The runs table as if every run had stopped at ``iteration`` (its last snapshot at or before it)."""
+    """The runs table as if every run had stopped at ``iteration``: its metrics are its last snapshot
+    at or before it (none yet: not evaluated), never a later or final value; a run that diverged by
+    then is diverged even without a snapshot; outcomes and trends are decided again on its curve so far."""
+    keys = [k for k in (*RUN_KEYS, "critic") if k in runs and k in snapshots]
     seen = snapshots[snapshots["iteration"] <= iteration]
-    if seen.empty:
-        return runs.iloc[0:0]
-    latest = seen.sort_values("iteration").groupby(RUN_KEYS + ["variable"]).tail(1)
-    values = latest.pivot_table(index=RUN_KEYS, columns="variable", values="value", aggfunc="last")
-    base = runs.drop(columns=[c for c in values.columns if c in runs.columns]).set_index(RUN_KEYS)
-    frame = base.join(values, how="inner").reset_index()
-    stopped = frame["iterations"].astype(float)
+    # every final metric goes: a metric that has no snapshot value yet (or none at all) is NaN, never
+    # the run's final value
+    variables = sorted(set(snapshots["variable"].unique()) | set(metric_columns(runs)))
+    latest = seen.sort_values("iteration").groupby(keys + ["variable"]).tail(1)
+    values = latest.pivot_table(index=keys, columns="variable", values="value", aggfunc="last")
+    values = values.reindex(columns=variables)
+    base = runs.drop(columns=[c for c in variables if c in runs.columns]).set_index(keys)
+    frame = base.join(values, how="left").reset_index()
+    stopped = frame["iterations"].astype(float) if "iterations" in frame else pd.Series(math.nan, frame.index)
     diverged = (frame["status"] == "diverged") & (stopped <= iteration)
     frame["status"] = np.where(diverged, "diverged", np.where(frame["status"] == "failed", "failed", "completed"))
     frame["iterations"] = np.minimum(stopped.fillna(iteration), iteration)
-    outcomes, needed = [], []
-    by_run = {key: group for key, group in seen.groupby(RUN_KEYS)}
+    outcomes, needed, trends = [], [], []
+    by_run = {key: group for key, group in seen.groupby(keys)}
     for row in frame.to_dict("records"):
-        if row["status"] in ("diverged", "failed"):
-            outcomes.append(DIVERGED if row["status"] == "diverged" else FAILED)
-            needed.append(math.nan)
-            continue
-        metric = row.get("outcome_metric")
-        if not isinstance(metric, str):
-            outcomes.append(NOT_EVALUATED)
-            needed.append(math.nan)
-            continue
-        diversity_metric = row.get("diversity_metric")
-        diversity = float(row.get(diversity_metric, math.nan)) if isinstance(diversity_metric, str) else math.nan
-        found = _learned(metric, float(row.get(metric, math.nan)), float(row.get("outcome_threshold", math.nan)),
-                         diversity, float(row.get("diversity_threshold", math.nan)))
-        estimate = math.nan
-        if found == NOT_LEARNED:
-            progress = row.get("progress_metric")
-            if isinstance(progress, str):  # the trend's own curve (W1 on 2-D data): wganbench.outcomes
-                spec = next(m for m in PROGRESS_METRICS.values() if m.name == progress)
-                curve = Threshold(spec, float(row["progress_real"]), float(row["progress_constant"]))
-            else:
-                spec = next(m for m in OUTCOME_METRICS.values() if m.name == metric)
-                curve = Threshold(spec, float(row["level_real"]), float(row["level_constant"]))
-            points = by_run[tuple(row[k] for k in RUN_KEYS)]
-            points = points[points["variable"] == curve.metric.name]
-            shape = trend(points["iteration"].to_numpy(), points["value"].to_numpy(), curve, rule)
-            if shape.improving:
-                found = STILL_IMPROVING
-                estimate = shape.iterations_needed if not isinstance(progress, str) else math.nan
-            elif not shape.decidable:
-                found = NO_PLATEAU
+        found, estimate, shape_name = _outcome_as_of(row, by_run.get(tuple(row[k] for k in keys), seen.iloc[0:0]), rule)
         outcomes.append(found)
         needed.append(estimate)
-    return frame.assign(outcome=outcomes, iterations_needed=needed)
+        trends.append(shape_name)
+    return frame.assign(outcome=outcomes, iterations_needed=needed, trend=trends)
+
+
+def _outcome_as_of(row: dict, points: pd.DataFrame, rule: TrendRule) -> tuple[str, float, str | None]:
+    """(outcome, iterations needed, trend) of one run from its snapshots so far."""
+    if row["status"] in ("diverged", "failed"):
+        return (DIVERGED if row["status"] == "diverged" else FAILED), math.nan, None
+    metric = row.get("outcome_metric")
+    if not isinstance(metric, str) or "level_real" not in row:
+        return NOT_EVALUATED, math.nan, None
+    diversity_metric = row.get("diversity_metric")
+    diversity = float(row.get(diversity_metric, math.nan)) if isinstance(diversity_metric, str) else math.nan
+    found = _learned(metric, float(row.get(metric, math.nan)), float(row.get("outcome_threshold", math.nan)),
+                     diversity, float(row.get("diversity_threshold", math.nan)))
+    if found == NOT_EVALUATED:
+        return found, math.nan, None
+    progress = row.get("progress_metric")
+    if isinstance(progress, str):  # the trend's own curve (W1 on 2-D data): wganbench.outcomes
+        spec = next(m for m in PROGRESS_METRICS.values() if m.name == progress)
+        curve = Threshold(spec, float(row["progress_real"]), float(row["progress_constant"]))
+    else:
+        spec = next(m for m in OUTCOME_METRICS.values() if m.name == metric)
+        curve = Threshold(spec, float(row["level_real"]), float(row["level_constant"]))
+    points = points[points["variable"] == curve.metric.name]
+    shape = trend(points["iteration"].to_numpy(), points["value"].to_numpy(), curve, rule)
+    shape_name = STILL_IMPROVING if shape.improving else "plateau" if shape.decidable else NO_PLATEAU
+    if found == NOT_LEARNED and shape.improving:
+        return STILL_IMPROVING, (shape.iterations_needed if not isinstance(progress, str) else math.nan), shape_name
+    if found == NOT_LEARNED and not shape.decidable:
+        return NO_PLATEAU, math.nan, shape_name
+    return found, math.nan, shape_name
 
 
 def verdicts_over_budget(claims: list[Claim], tables: Tables, alpha: float, rule: TrendRule,
@@ -205,7 +213,10 @@ def settle(verdicts: list, over_budget: pd.DataFrame, runs: pd.DataFrame, window
         if verdict.verdict not in (REPRODUCED, CONTRADICTED):
             continue
         series = over_budget[over_budget["claim"] == verdict.claim.id]
-        if series.empty:
+        if series.empty:  # no metric snapshots: nothing shows the verdict would hold at another budget
+            verdict.reason = (f"not settled: {verdict.verdict} over the final evaluation, but the runs have no metric "
+                              "snapshots to show it held before the end (set snapshot_every)")
+            verdict.verdict = INCONCLUSIVE
             continue
         last = int(series["iteration"].max())
         if verdict.held_since is None or verdict.held_since > last * (1 - window):

@@ -296,7 +296,7 @@ def ordering(spec: dict[str, Any], tables: Tables) -> Evidence:
 
 
 def iterations_note(tables: Tables, spec: dict[str, Any], objective: str | list[str]) -> str:
-    """``; ≥ ~2,400 more iterations (run at 1,000)``: the largest estimate among still-improving runs."""
+    """``; ~2,400 more iterations (run at 1,000)``: the largest estimate among still-improving runs."""
     runs = tables.cell_runs(spec, objective)
     improving = runs[runs.get("outcome", pd.Series(dtype=str)).isin(UNFINISHED)] if not runs.empty else runs
     if improving.empty or "iterations_needed" not in improving:
@@ -305,7 +305,7 @@ def iterations_note(tables: Tables, spec: dict[str, Any], objective: str | list[
     needed = needed[np.isfinite(needed)]
     ran = improving["iterations"].dropna() if "iterations" in improving else pd.Series(dtype=float)
     at = f" (run for {int(ran.max()):,})" if len(ran) else ""
-    return f"; ≥ ~{int(needed.max()):,} more iterations at the current slope{at}" if len(needed) else ""
+    return f"; ~{int(needed.max()):,} more iterations at the current slope{at}" if len(needed) else ""
 
 
 def _share_p(k: int, n: int, level: float, greater: bool) -> float:
@@ -327,8 +327,8 @@ class Shares:
 
 def learn_shares(spec: dict[str, Any], runs: pd.DataFrame) -> Shares:
     success = spec.get("success")
-    outcome = runs["outcome"] if "outcome" in runs else pd.Series("not evaluated", runs.index)
-    judged = runs[outcome.isin([LEARNED, NOT_LEARNED, *UNFINISHED, DIVERGED])]
+    runs = runs if "outcome" in runs else runs.assign(outcome="not evaluated")
+    judged = runs[runs["outcome"].isin([LEARNED, NOT_LEARNED, *UNFINISHED, DIVERGED])]
     improving = judged["outcome"].isin(UNFINISHED)
     if success:
         bound_value = success.get("at_least", success.get("at_most"))
@@ -336,7 +336,10 @@ def learn_shares(spec: dict[str, Any], runs: pd.DataFrame) -> Shares:
         values = judged[success["metric"]].astype(float) if success["metric"] in judged else pd.Series(np.nan, judged.index)
         hit = (values >= bound_value) if "at_least" in success else (values <= bound_value)
         hit &= judged["status"] == "completed"
-        k, unknown = int(hit.sum()), int((improving & ~hit).sum())
+        # a run that missed the bound but is still improving (whatever its outcome) is an unknown
+        trending = judged["trend"].isin(UNFINISHED) if "trend" in judged else improving
+        unfinished = (improving | trending) & (judged["status"] == "completed")
+        k, unknown = int(hit.sum()), int((unfinished & ~hit).sum())
     else:
         word = "learned"
         k, unknown = int((judged["outcome"] == LEARNED).sum()), int(improving.sum())
@@ -357,8 +360,13 @@ def positive_control(spec: dict[str, Any], control: str, tables: Tables) -> Evid
 
 
 def without_control(control: str, check: Evidence, subject: str) -> str:
-    return (f"nothing learns on this cell at this budget: the positive control {control} has {check.n} "
-            f"({check.decision}); a comparison here says nothing about {subject}")
+    """Why a claim waits for its control: nothing learns at this budget (the control fails or is still
+    improving), or the control's own evidence is too thin (more seeds would settle it)."""
+    if check.decision == CONTRADICTED or "still improving" in check.reason or "cells missing" in check.reason:
+        return (f"nothing learns on this cell at this budget: the positive control {control} has {check.n} "
+                f"({check.decision}); a comparison here says nothing about {subject}")
+    return (f"the positive control {control} is not established ({check.n}: {check.reason}); "
+            f"until it is, a comparison here says nothing about {subject}")
 
 
 @RULES.register("learns")
