@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .outcomes import NO_PLATEAU, NOT_LEARNED, STILL_IMPROVING, Threshold, outcome, threshold_from_levels
-from .trend import TrendRule, trend
+from .outcomes import Threshold, outcome, threshold_from_levels
+from .trend import TrendRule, trend, with_trend
 from .registry import ConfigError
 from .evaluate.records import values as metric_values
 from .rundir import COMPLETED, RunDir, atomic_write_text, read_json
@@ -211,13 +211,13 @@ def add_trends(runs: pd.DataFrame, curves: pd.DataFrame, thresholds: dict[tuple,
         curve = threshold.progress or threshold  # the trend's curve: W1 on 2-D data, FID on images
         points = points[points["variable"] == curve.metric.name]  # none (snapshot_every: 0): no plateau shown
         found = trend(points["iteration"].to_numpy(), points["value"].to_numpy(), curve, rule)
-        runs.at[index, "trend"] = STILL_IMPROVING if found.improving else "plateau" if found.decidable else NO_PLATEAU
+        result, label, needed = with_trend(row["outcome"], found, on_outcome_curve=curve is threshold)
+        runs.at[index, "trend"] = label
         runs.at[index, "trend_slope"] = found.slope
-        if row["outcome"] == NOT_LEARNED and (found.improving or not found.decidable):
-            runs.at[index, "outcome"] = STILL_IMPROVING if found.improving else NO_PLATEAU
+        if result != row["outcome"]:
+            runs.at[index, "outcome"] = result
             runs.at[index, "outcome_reason"] = f"{row['outcome_reason']}; {curve.metric.name} {found.reason}"
-            # iterations to the threshold are only meaningful on the outcome metric's own curve
-            runs.at[index, "iterations_needed"] = found.iterations_needed if curve is threshold else math.nan
+            runs.at[index, "iterations_needed"] = needed
     return runs
 
 

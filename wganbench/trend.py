@@ -25,7 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .outcomes import Threshold
+from .outcomes import NO_PLATEAU, NOT_LEARNED, STILL_IMPROVING, Threshold
+
+PLATEAU = "plateau"
 
 
 @dataclass(frozen=True)
@@ -84,3 +86,13 @@ def trend(iterations: np.ndarray, values: np.ndarray, threshold: Threshold, rule
              else "its fitted line is at the threshold already")
     return Trend(True, True, float(slope), float(math.ceil(needed)),
                  f"still improving: slope {slope:.3g}/it (interval [{low:.3g}, {high:.3g}]); {to_go}")
+
+
+def with_trend(outcome: str, found: Trend, on_outcome_curve: bool) -> tuple[str, str, float]:
+    """(outcome, trend label, iterations needed) of a run once its trend is known: a run that failed
+    to learn but is still improving, or shows no plateau yet, takes that as its outcome; the
+    iterations to the threshold only mean something on the outcome metric's own curve."""
+    label = STILL_IMPROVING if found.improving else PLATEAU if found.decidable else NO_PLATEAU
+    if outcome != NOT_LEARNED or label == PLATEAU:
+        return outcome, label, math.nan
+    return label, label, found.iterations_needed if on_outcome_curve else math.nan

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..outcomes import (DIVERGED, FAILED, LEARNED, NO_PLATEAU, NOT_EVALUATED, NOT_LEARNED, OUTCOME_METRICS,
-                        PROGRESS_METRICS, STILL_IMPROVING, Threshold)
+from ..outcomes import (DIVERGED, FAILED, LEARNED, NOT_EVALUATED, NOT_LEARNED, OUTCOME_METRICS, PROGRESS_METRICS,
+                        Threshold)
 from ..aggregate import metric_columns
-from ..trend import TrendRule, trend
+from ..trend import TrendRule, trend, with_trend
 from .catalogue import Claim
 from .rules import Tables
 from .verdicts import decide
@@ -93,12 +93,8 @@ def _outcome_as_of(row: dict, points: pd.DataFrame, rule: TrendRule) -> tuple[st
         curve = Threshold(spec, float(row["level_real"]), float(row["level_constant"]))
     points = points[points["variable"] == curve.metric.name]
     shape = trend(points["iteration"].to_numpy(), points["value"].to_numpy(), curve, rule)
-    shape_name = STILL_IMPROVING if shape.improving else "plateau" if shape.decidable else NO_PLATEAU
-    if found == NOT_LEARNED and shape.improving:
-        return STILL_IMPROVING, (shape.iterations_needed if not isinstance(progress, str) else math.nan), shape_name
-    if found == NOT_LEARNED and not shape.decidable:
-        return NO_PLATEAU, math.nan, shape_name
-    return found, math.nan, shape_name
+    result, label, needed = with_trend(found, shape, on_outcome_curve=not isinstance(progress, str))
+    return result, needed, label
 
 
 def verdicts_over_budget(claims: list[Claim], tables: Tables, alpha: float, rule: TrendRule,
