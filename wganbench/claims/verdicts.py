@@ -99,7 +99,7 @@ def combine(claim: Claim, parts: list[Evidence]) -> Verdict:
     decisions = [part.decision for part in parts]
     if all(d == NOT_RUN for d in decisions):
         config = " or ".join(claim.tested_by)
-        return Verdict(claim, NOT_RUN, f"run `snakemake --configfile {config}` to test it", parts)
+        return Verdict(claim, NOT_RUN, f"`snakemake --cores all --configfile {config}` decides it", parts)
     if CONTRADICTED in decisions:
         verdict, reason = CONTRADICTED, "; ".join(dict.fromkeys(p.reason for p in parts if p.decision == CONTRADICTED and p.reason))
     elif all(d == REPRODUCED for d in decisions):
