@@ -6,6 +6,7 @@
 #
 #   bash scripts/fresh-check.sh                 # every marked block
 #   bash scripts/fresh-check.sh --skip-tests    # set-up, grid and report only
+#   bash scripts/fresh-check.sh --skip-grid     # set-up and tests only (no grid, no report)
 #   FRESH_CHECK_DIR=/tmp/fc bash scripts/fresh-check.sh   # keep the clone there (default: mktemp)
 #
 # A step joined with `&&` in the README is timed on its own and, as `&&` would, stops its line at
@@ -13,10 +14,12 @@
 set -uo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 skip_tests=0
+skip_grid=0
 for arg in "$@"; do
   case "$arg" in
     --skip-tests) skip_tests=1 ;;
-    *) echo "fresh-check: unknown argument '$arg' (known: --skip-tests)" >&2; exit 2 ;;
+    --skip-grid) skip_grid=1 ;;
+    *) echo "fresh-check: unknown argument '$arg' (known: --skip-tests, --skip-grid)" >&2; exit 2 ;;
   esac
 done
 
@@ -67,6 +70,7 @@ for line in "${lines[@]}"; do
   if [ "$skip_tests" = 1 ] && [[ "$line" == *scripts/test.sh* ]]; then continue; fi
   IFS=$'\n' read -r -d '' -a parts < <(python -c 'import sys; print("\n".join(p.strip() for p in sys.argv[1].split(" && ")), end="\0")' "$line")
   for part in "${parts[@]}"; do
+    if [ "$skip_grid" = 1 ] && [[ "$part" == snakemake* ]]; then continue; fi
     n=$((n + 1))
     if ! step "step$n" "$part"; then failed=1; break; fi
   done

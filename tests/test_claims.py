@@ -468,3 +468,20 @@ def test_figure_6_is_a_contrast_with_a_positive_control() -> None:
     assert {p["rule"] for p in parts} == {"ordering", "learns"}
     fails = next(p for p in parts if p.get("at_most") is not None)
     assert fails["objective"] == "nsgan" and fails["control"] == "wgan"
+
+
+def test_a_machine_sensitive_claim_is_at_most_inconclusive_and_says_so(tmp_path: Path) -> None:
+    """A verdict that moved between two numerical configurations of the same grid is no finding:
+    the same evidence that reproduces the plain claim leaves the marked one inconclusive, named."""
+    runs = runs_table({("good", "a"): learned([2.0, 2.1, 1.9, 2.2, 2.05, 1.95]),
+                       ("bad", "a"): [("failed to learn", f) for f in [9.0, 9.5, 8.8, 9.2, 9.9, 9.1]]})
+    note = "inconclusive with AVX2 kernels (config/README.md)"
+    marked = Claim(id="marked", source=SOURCE, statement="s", test=ORDER, tested_by=["config/config.yaml"],
+                   machine_sensitive=note)
+    plain, sensitive = decide([claim(ORDER, "plain"), marked], tables(runs, tmp_path), alpha=0.05)
+    assert plain.verdict == "reproduced"
+    assert sensitive.verdict == "inconclusive"
+    assert sensitive.reason == f"machine-sensitive: reproduced here, but {note}"
+    text = markdown([plain, sensitive], alpha=0.05, title="t")
+    assert "| **marked** | **inconclusive** (machine-sensitive) |" in text
+    assert "| **plain** | **reproduced** |" in text

@@ -1,6 +1,7 @@
 """Write the saved single-run files that tests/test_golden_runs.py compares training against.
 
-Run from a checkout of the commit the files should pin (recorded in manifest.json):
+Run from a checkout of the commit the files should pin (recorded in manifest.json with the
+machine's numerics, wganbench.provenance.numerics(): runs elsewhere are compared within a tolerance):
     PYTHONPATH=<checkout> python tests/golden/make_golden.py tests/golden/runs
 The cells are small and cover each code path of the loop: batch norm, clipping with the critic
 warm-up, a gradient penalty, spectral norm, a loss with two fake batches, an f-GAN, snapshots.
@@ -35,6 +36,7 @@ KEPT = ["log.csv", "samples.npz", "status.json"]
 def main(out: Path) -> None:
     import wganbench
     from wganbench.config import parse_overrides, resolve_cell
+    from wganbench.provenance import numerics
     from wganbench.train import train
 
     source = Path(wganbench.__file__).resolve().parents[1]
@@ -46,7 +48,8 @@ def main(out: Path) -> None:
             if path.is_file() and path.name not in KEPT:  # the folder samples/ holds the snapshots
                 path.unlink()
     (out / "manifest.json").write_text(json.dumps(
-        {"commit": commit, "cells": {name: {"cell": cell, "set": sets} for name, (cell, sets) in CELLS.items()}},
+        {"commit": commit, "numerics": {**numerics(), "threads": 1},  # every cell sets threads=1
+         "cells": {name: {"cell": cell, "set": sets} for name, (cell, sets) in CELLS.items()}},
         indent=1) + "\n")
 
 

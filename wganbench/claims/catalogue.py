@@ -29,6 +29,7 @@ class Claim:
     tested_by: list[str]
     evidence: str | None = None
     paper_budget: dict[str, Any] | None = None
+    machine_sensitive: str | None = None
     catalogue: str = ""
 
     @property

@@ -82,7 +82,7 @@ def markdown(verdicts: list[Verdict], alpha: float, title: str) -> str:
         rows = []
         for v in (v for v in empirical if v.claim.paper == paper):
             r = v.row()
-            rows.append({"claim": f"**{r['claim']}**", "verdict": f"**{r['verdict']}**", "effect": r["effect"] or "—",
+            rows.append({"claim": f"**{r['claim']}**", "verdict": f"**{r['verdict']}**{sensitive_mark(v)}", "effect": r["effect"] or "—",
                          "seeds": short_seeds(r), "scale": r["scale"] or "—", "held": held_text(r)})
         lines += [f"## {paper}", ""] + _md_table(rows, [("claim", "claim"), ("verdict", "verdict"),
                                                        ("effect [CI]", "effect"), ("seeds", "seeds"),
@@ -104,6 +104,10 @@ def markdown(verdicts: list[Verdict], alpha: float, title: str) -> str:
     return "\n".join(lines + ["", "## How verdicts are decided", "", method_text(alpha, sampled), ""])
 
 
+def sensitive_mark(v: Verdict) -> str:
+    return " (machine-sensitive)" if v.claim.machine_sensitive and v.verdict != "not run here" else ""
+
+
 def _link(path: str) -> str:
     """A link into the Snakemake report's result browser (its own javascript API)."""
     return f"javascript:app.showResultInfo('{quote('results/' + path, safe='')}')"
@@ -122,7 +126,7 @@ def _html_row(v: Verdict, empirical: bool) -> str:
                f"<br>threshold: {html.escape(r['threshold'] or '—')}<br>seeds: {html.escape(r['seeds'] or '—')}"
                + (f"<br>why: {html.escape(r['reason'])}" if r["reason"] else "")
                + (f"<br>evidence: {evidence}" if evidence else "") + "</details>")
-    verdict = f"<b>{html.escape(r['verdict'])}</b>"
+    verdict = f"<b>{html.escape(r['verdict'])}</b>{html.escape(sensitive_mark(v))}"
     if empirical:
         cells = [details, verdict, html.escape(r["effect"] or "—"), html.escape(short_seeds(r)),
                  html.escape(r["scale"] or "—"), html.escape(held_text(r))]

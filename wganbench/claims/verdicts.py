@@ -149,7 +149,21 @@ def decide(claims: list[Claim], tables: Tables, alpha: float) -> list[Verdict]:
                                    "at this scale")
             elif verdict.seeds_needed is not None:
                 verdict.reason += f"; the observed effect needs ~{verdict.seeds_needed} seeds per cell"
+    for verdict in verdicts:
+        cap_machine_sensitive(verdict)
     return verdicts
+
+
+def cap_machine_sensitive(verdict: Verdict) -> None:
+    """A verdict that moved with the machine's numerics is no finding: at most inconclusive, saying why."""
+    note = verdict.claim.machine_sensitive
+    if not note or verdict.verdict == NOT_RUN:
+        return
+    if verdict.verdict in (REPRODUCED, CONTRADICTED):
+        verdict.reason = f"machine-sensitive: {verdict.verdict} here, but {note}"
+        verdict.verdict = INCONCLUSIVE
+    else:
+        verdict.reason = "; ".join(filter(None, [verdict.reason, f"machine-sensitive: {note}"]))
 
 
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
