@@ -1,0 +1,115 @@
+"""The equal-budget statistics against brute force and scipy, and the search expansion's
+determinism (Lucic et al. 2018; Dodge et al. 2019)."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from wganbench.inventory import builtin_objectives
+from wganbench.search import SearchError, base_objective, expand, parse_space
+from wganbench.study import (budget_curve, expected_best_of_k, interquartile_mean, probability_of_improvement,
+                             stratified_probability_of_improvement)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=8), st.booleans(), st.data())
+def test_expected_best_of_k_is_the_mean_over_all_k_subsets(values: list[float], lower: bool, data) -> None:
+    k = data.draw(st.integers(1, len(values)))
+    best = min if lower else max
+    brute = np.mean([best(subset) for subset in combinations(values, k)])
+    assert expected_best_of_k(np.array(values), k, lower_is_better=lower) == pytest.approx(brute, rel=1e-9, abs=1e-9)
+
+
+def test_best_of_all_trials_is_the_best_and_of_one_is_the_mean() -> None:
+    values = np.array([30.0, 12.0, 55.0, 8.0, 19.0])
+    assert expected_best_of_k(values, 5) == 8.0
+    assert expected_best_of_k(values, 1) == pytest.approx(values.mean())
+    assert expected_best_of_k(values, 5, lower_is_better=False) == 55.0
+
+
+def test_a_diverged_trial_counts_as_the_worst() -> None:
+    values = np.array([10.0, np.nan, 20.0])
+    # subsets of 2: {10, nan} -> 10, {10, 20} -> 10, {nan, 20} -> 20
+    assert expected_best_of_k(values, 2) == pytest.approx((10 + 10 + 20) / 3)
+    assert expected_best_of_k(values, 1) == np.inf  # one draw in three finds nothing
+
+
+def test_budget_curve_falls_with_k_and_its_band_holds_it() -> None:
+    rng = np.random.default_rng(0)
+    values = rng.lognormal(3, 0.5, size=12)
+    curve = budget_curve(values, resamples=300, seed=1)
+    assert list(curve.k) == list(range(1, 13))
+    assert np.all(np.diff(curve.expected) <= 1e-12)
+    assert np.all(curve.low <= curve.expected + 1e-9) and np.all(curve.expected <= curve.high + 1e-9)
+    assert curve.expected[-1] == values.min()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=9), st.lists(st.integers(0, 6), min_size=1, max_size=9))
+def test_probability_of_improvement_is_mann_whitney_u_over_nm(a: list[int], b: list[int]) -> None:
+    """P(A < B) with ties counted half equals U(B, A) / (n m): U counts pairs where B's value is greater."""
+    u = stats.mannwhitneyu(b, a, alternative="two-sided").statistic
+    assert probability_of_improvement(np.array(a), np.array(b)) == pytest.approx(u / (len(a) * len(b)))
+
+
+def test_stratified_probability_of_improvement_and_its_interval() -> None:
+    rng = np.random.default_rng(3)
+    a = {"digits": rng.normal(10, 1, 8), "8gaussians": rng.normal(0.2, 0.02, 8)}
+    b = {"digits": rng.normal(14, 1, 8), "8gaussians": rng.normal(0.3, 0.02, 8)}
+    point, low, high = stratified_probability_of_improvement(a, b, resamples=300)
+    expected = np.mean([probability_of_improvement(a[t], b[t]) for t in a])
+    assert point == pytest.approx(expected)
+    assert 0.5 < low <= point <= high <= 1.0
+    # unequal run counts are fine: each data set's runs are resampled on their own
+    point5, low5, high5 = stratified_probability_of_improvement({**a, "digits": a["digits"][:5]}, b, resamples=300)
+    assert low5 <= point5 <= high5
+    assert stratified_probability_of_improvement(b, a, resamples=300)[0] == pytest.approx(1 - point)
+
+
+def test_interquartile_mean_ignores_the_tails() -> None:
+    assert interquartile_mean(np.array([1.0, 2, 3, 4, 5, 6, 7, 1000])) == pytest.approx(4.5)
+
+
+def test_search_expansion_is_deterministic_and_trial_zero_is_the_builtin_setting() -> None:
+    definition = builtin_objectives()["wgan-gp"]
+    search = {"space": "narrow", "trials": 6, "seed": 4}
+    first, again = expand("wgan-gp", definition, search, "experiments.s.search"), \
+        expand("wgan-gp", definition, search, "experiments.s.search")
+    assert first == again
+    assert list(first) == [f"wgan-gp--t{k:02d}" for k in range(6)]
+    assert first["wgan-gp--t00"] == (definition, {})
+    for name, (trial, params) in list(first.items())[1:]:
+        assert base_objective(name) == ("wgan-gp", int(name[-2:]))
+        assert 1e-4 <= params["lr"] <= 1e-3 and params["beta1"] == 0.5 and params["n_critic"] == 1
+        assert 0.1 <= params["penalty"] <= 10 and "clip" not in params
+        assert trial["optimizer"]["lr"] == params["lr"] and trial["optimizer"]["betas"] == [0.5, 0.9]
+        assert trial["lipschitz"]["gradient_penalty"] == params["penalty"] and trial["n_critic"] == 1
+    other_seed = expand("wgan-gp", definition, {**search, "seed": 5}, "x")
+    assert other_seed["wgan-gp--t01"] != first["wgan-gp--t01"]
+
+
+def test_the_wide_space_searches_clipping_where_the_objective_clips() -> None:
+    trials = expand("wgan", builtin_objectives()["wgan"], {"space": "wide", "trials": 30, "seed": 0}, "x")
+    params = [p for _, p in list(trials.values())[1:]]
+    assert all(1e-3 <= p["clip"] <= 1 and 1e-5 <= p["lr"] <= 1e-2 and 1 <= p["n_critic"] <= 5 for p in params)
+    assert all("beta1" not in p for p in params)  # RMSprop has no beta1
+    assert len({p["n_critic"] for p in params}) > 1
+
+
+@pytest.mark.parametrize("space, key", [
+    ("nope", "experiments.s.search.space"),
+    ({"lr": {"low": 1e-3, "high": 1e-4}}, "experiments.s.search.space.lr"),
+    ({"lr": {"low": 0, "high": 1e-3, "log": True}}, "experiments.s.search.space.lr.low"),
+    ({"momentum": {"low": 0, "high": 1}}, "experiments.s.search.space.momentum"),
+])
+def test_a_bad_search_space_gets_one_line_naming_the_key(space, key: str) -> None:
+    with pytest.raises(SearchError) as error:
+        parse_space(space, "experiments.s.search.space")
+    message = str(error.value)
+    assert f"config key '{key}'" in message and "\n" not in message
