@@ -8,9 +8,11 @@ import os
 
 from snakemake.utils import min_version, validate
 
+from wganbench import inventory
 from wganbench.claims.catalogue import load_catalogues
 from wganbench.grid_checks import check_config_files, one_line_errors
 from wganbench.config import validate as refuse_invalid
+from wganbench.search import expand_searches
 
 min_version("8.0")
 
@@ -35,6 +37,8 @@ with one_line_errors():
 validate(config, "workflow/schemas/config.schema.yaml")
 with one_line_errors():  # a malformed claim: one line naming the file and key, before any job
     load_catalogues(config["claims"])
+with one_line_errors():  # an experiment with `search:` trains each objective as trials <objective>--t<k>
+    SEARCH_TRIALS = expand_searches(config, inventory.builtin_objectives())
 
 
 # The report opens on the scorecard once rule `claims` has written it (the claims table, then this

@@ -113,3 +113,40 @@ def test_a_bad_search_space_gets_one_line_naming_the_key(space, key: str) -> Non
         parse_space(space, "experiments.s.search.space")
     message = str(error.value)
     assert f"config key '{key}'" in message and "\n" not in message
+
+
+def test_best_of_k_improvement_against_brute_force_over_subsets() -> None:
+    """P(best of k of A beats best of k of B), exact, equals the share over all pairs of k-subsets."""
+    from wganbench.study_tables import best_of_k_improvement
+
+    a, b = np.array([5.0, 9.0, 3.0, 7.0]), np.array([4.0, 8.0, 6.0, 4.0, 10.0])
+    for k in (1, 2, 3, 4):
+        pairs = [(min(x), min(y)) for x in combinations(a, k) for y in combinations(b, k)]
+        brute = np.mean([1.0 if x < y else 0.5 if x == y else 0.0 for x, y in pairs])
+        assert best_of_k_improvement(a, b, k) == pytest.approx(brute)
+    assert best_of_k_improvement(np.array([1.0, np.nan]), np.array([np.nan, np.nan]), 1) == pytest.approx(0.75)
+
+
+def test_study_tables_from_a_runs_table(tmp_path) -> None:
+    import pandas as pd
+
+    from wganbench.study_tables import write_study_tables
+
+    rows = []
+    for objective, fids in (("nsgan", [9.0, 4.0, 12.0, 6.0]), ("wgan", [20.0, 3.0, np.nan, 15.0])):
+        for trial, fid in enumerate(fids):
+            rows.append({"experiment": "s", "dataset": "digits", "arch": "dcgan", "objective": f"{objective}--t{trial:02d}",
+                         "seed": 0, "status": "diverged" if np.isnan(fid) else "completed", "fid": fid})
+    rows.append({"experiment": "plain", "dataset": "digits", "arch": "dcgan", "objective": "nsgan", "seed": 0,
+                 "status": "completed", "fid": 1.0})
+    paths = write_study_tables(pd.DataFrame(rows), {"s": "fid", "plain": "fid"}, {"fid": True}, "nsgan", tmp_path,
+                               resamples=50)
+    trials = pd.read_csv(paths["trials"])
+    assert len(trials) == 8 and trials["diverged"].sum() == 1
+    curves = pd.read_csv(paths["budget"]).set_index(["objective", "k"])
+    assert curves.loc[("nsgan", 4), "expected_best"] == 4.0 and curves.loc[("wgan", 4), "expected_best"] == 3.0
+    assert curves.loc[("nsgan", 1), "expected_best"] == pytest.approx(31 / 4)
+    assert np.isinf(curves.loc[("wgan", 1), "expected_best"])  # one draw in four diverged
+    comparisons = pd.read_csv(paths["comparisons"]).set_index("k")
+    assert list(comparisons.index) == [1, 2, 3, 4] and (comparisons["objective"] == "wgan").all()
+    assert comparisons.loc[4, "p_better"] == 1.0  # with every trial, WGAN's best (3) beats NS-GAN's (4)

@@ -15,6 +15,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from .registry import ConfigError
+
 TRIAL_SEPARATOR = "--t"
 # lipschitz methods whose number (or `weight`) is a penalty weight λ: searched as one "penalty" range
 PENALTIES = ("gradient_penalty", "dragan", "r1", "r2")
@@ -45,7 +47,7 @@ BUILTIN_SPACES: dict[str, dict[str, Range]] = {
 KEYS = ("lr", "beta1", "n_critic", "clip", "penalty")
 
 
-class SearchError(ValueError):
+class SearchError(ConfigError):
     """A search space that cannot be sampled; the message names the config key."""
 
 
@@ -177,3 +179,30 @@ def expand(objective: str, definition: dict, search: dict, where: str) -> dict[s
         raise SearchError(f"config key '{where}.trials': expected a whole number ≥ 1 (got {trials!r})")
     drawn = draw_trials(definition, space, trials, int(search.get("seed", 0)), search.get("sampler", "random"))
     return {trial_name(objective, k): (apply(definition, params), params) for k, params in enumerate(drawn)}
+
+
+def expand_searches(config: dict, builtins: dict[str, dict]) -> dict[str, dict[str, Any]]:
+    """Replace each searched experiment's objectives by their trials, and define every trial under
+    the config's ``objectives`` (the config is Snakemake's, already validated). Returns trial name
+    -> {experiment, objective, trial, and the drawn hyperparameters}: rule `trials` writes it."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, experiment in config["experiments"].items():
+        search = experiment.get("search")
+        if not search:
+            continue
+        chosen = experiment["objectives"]
+        objectives = list(dict.fromkeys(list(builtins) + list(config["objectives"]))) if chosen == "all" else chosen
+        names = []
+        for objective in objectives:
+            definition = config["objectives"].get(objective) or builtins.get(objective)
+            if definition is None:  # unknown: the grid check names the key
+                names.append(objective)
+                continue
+            for trial, (trial_definition, params) in expand(objective, definition, search,
+                                                            f"experiments.{name}.search").items():
+                config["objectives"][trial] = trial_definition
+                names.append(trial)
+                found[trial] = {"experiment": name, "objective": objective, "trial": base_objective(trial)[1],
+                                **params}
+        experiment["objectives"] = names
+    return found
