@@ -118,3 +118,51 @@ def test_learned_runs_that_miss_a_success_bound_while_improving_are_unknowns(tmp
     assert verdict.verdict == "inconclusive" and "still improving" in verdict.reason
     (verdict,) = decide([one], Tables(runs.assign(trend="plateau"), pd.DataFrame(), tmp_path, 0.9, 200, 0), 0.05)
     assert verdict.verdict == "contradicted"
+
+
+def settled(claims: list[Claim], runs: pd.DataFrame, curves: pd.DataFrame, tmp_path: Path) -> list:
+    from wganbench.claims.budget import settle
+    from wganbench.claims.verdicts import decide
+
+    tables = Tables(runs, curves, tmp_path, confidence=0.9, resamples=200, seed=0)
+    verdicts = decide(claims, tables, 0.05)
+    settle(verdicts, verdicts_over_budget(claims, tables, 0.05, TrendRule()), runs, window=0.4)
+    return verdicts
+
+
+def test_one_seed_dipping_at_one_late_snapshot_does_not_unsettle_a_verdict(tmp_path: Path) -> None:
+    """7 of 7 learned from iteration 200; at 900 one seed's FID spikes above the threshold: 6 of 7
+    is not significant at that snapshot, but the share stayed above the claimed half. The verdict
+    is settled (it held since 200); significance is judged once, on the final evaluation. Denser
+    snapshots must not make a verdict harder to settle."""
+    runs, curves = grid({"early": EARLY})
+    spike = (curves["seed"] == 3) & (curves["iteration"] == 900)
+    curves.loc[spike, "value"] = 40.0
+    (verdict,) = settled([claim("early")], runs, curves, tmp_path)
+    assert verdict.verdict == "reproduced" and verdict.held_since == 200, verdict.reason
+
+
+def test_an_effect_that_changes_side_late_is_still_not_settled(tmp_path: Path) -> None:
+    """Learned by every seed from 200 to 600, then all but two seeds fall back above the threshold
+    until 900: the claimed side returned only at the end, so the verdict may not survive a longer run."""
+    runs, curves = grid({"early": EARLY})
+    relapse = (curves["seed"] >= 2) & curves["iteration"].between(700, 900)
+    curves.loc[relapse, "value"] = 50.0
+    (verdict,) = settled([claim("early")], runs, curves, tmp_path)
+    assert verdict.verdict == "inconclusive" and "not settled" in verdict.reason
+    assert verdict.held_since == 1000
+
+
+def test_a_claim_is_settled_over_its_own_cells_snapshots(tmp_path: Path) -> None:
+    """A grid whose toy experiment runs 5,000 iterations and whose digits cells stop at 1,000: a
+    digits verdict that appeared at 700 held over 30% of its own budget, not over 94% of 5,000."""
+    late = np.array([90, 80, 70, 60, 50, 40, 20, 5, 4, 3.0])  # learned from 700
+    runs, curves = grid({"mid": late})
+    toy_curves = curves.assign(experiment="toy", iteration=curves["iteration"] * 5)
+    toy_runs = runs.assign(experiment="toy", iterations=5000)
+    runs, curves = pd.concat([runs, toy_runs], ignore_index=True), pd.concat([curves, toy_curves], ignore_index=True)
+    tables = Tables(runs, curves, tmp_path, confidence=0.9, resamples=200, seed=0)
+    frame = verdicts_over_budget([claim("mid")], tables, 0.05, TrendRule())
+    assert frame["iteration"].max() == 1000  # no rows past the claim's own runs
+    (verdict,) = settled([claim("mid")], runs, curves, tmp_path)
+    assert verdict.verdict == "inconclusive" and "iteration 700 of 1,000" in verdict.reason

@@ -12,7 +12,7 @@ numeric log.csv column (losses, estimates, gradient norms) and the final and sna
   amplifies that over its iterations; tests/golden/measure_tolerance.py trains every cell under
   other kernels (ATEN_CPU_CAPABILITY default / avx2), MKL_CBWR=COMPATIBLE and 2 threads, and the
   largest deviation it found is recorded with TOLERANCE (config/README.md, "Golden runs and
-  machines"). A change to the method (a learning rate 1% off) lands orders of magnitude further.
+  machines"). A change to the method (a learning rate 1% off) lands several times further.
 A change to the numbers of a run must be deliberate: regenerate with make_golden.py.
 """
 
@@ -35,9 +35,12 @@ from measure_tolerance import train_in_process  # noqa: E402
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "runs"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
-# Largest deviation measured under other kernels, MKL mode and thread count on the machine that
-# wrote the files: 3.1e-05 (measure_tolerance.py); x30 for machines whose kernels differ more.
-TOLERANCE = 1e-3
+# measure_tolerance.py on the machine that wrote the files (AMD EPYC, AVX-512): other kernels, MKL
+# modes, 2 threads and an emulated AVX2 machine move a trajectory by at most 3.9e-4 (WGAN's clipped
+# critic on 8 Gaussians), most cells by 1e-7 to 1e-5; a learning rate 0.1% off moves it 7e-4 to
+# 1.6e-3, 1% off 7e-3 to 1.3e-2. 2e-3 leaves 5x above the largest kernel effect and sits below a 1%
+# change of the method.
+TOLERANCE = 2e-3
 SAME_MACHINE_KEYS = ("cpu_model", "cpu_capability", "torch", "mkl", "onednn", "mkl_cbwr", "onednn_max_cpu_isa")
 
 
@@ -106,11 +109,11 @@ def test_other_kernels_stay_within_the_tolerance_and_are_not_held_bitwise(tmp_pa
 
 
 def test_a_change_to_the_method_is_far_outside_the_tolerance(tmp_path: Path) -> None:
-    """The tolerance is not vacuous: a learning rate 1% off moves a run far beyond it."""
+    """The tolerance is not vacuous: a learning rate 1% off moves a run well beyond it."""
     name = "wgan-gp-8gaussians-mlp"
     lr = resolve_cell(MANIFEST["cells"][name]["cell"])["optimizer"]["lr"]
     run = train_cell(name, tmp_path / name, [f"optimizer.lr={lr * 1.01}"])
-    assert trajectory_deviation(run, GOLDEN / name).value > 10 * TOLERANCE
+    assert trajectory_deviation(run, GOLDEN / name).value > 3 * TOLERANCE
 
 
 def test_a_subprocess_with_this_machines_settings_is_bit_identical(tmp_path: Path) -> None:

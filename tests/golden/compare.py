@@ -34,8 +34,15 @@ def arrays(path: Path) -> dict[str, np.ndarray]:
 
 
 def read_log(run: Path) -> pd.DataFrame:
-    """log.csv with every float parsed back exactly as written."""
-    return pd.read_csv(run / "log.csv", float_precision="round_trip")
+    """log.csv with every number parsed back exactly as written (Python's float, which round-trips
+    what the training loop wrote); a column that is not numeric stays text."""
+    frame = pd.read_csv(run / "log.csv", dtype=str, keep_default_na=False)
+    for column in frame.columns:
+        try:
+            frame[column] = [float(text) if text != "" else np.nan for text in frame[column]]
+        except ValueError:
+            pass
+    return frame
 
 
 def scaled_difference(found: np.ndarray, expected: np.ndarray) -> float:

@@ -101,28 +101,41 @@ def verdicts_over_budget(claims: list[Claim], tables: Tables, alpha: float, rule
                          resamples: int = 500) -> pd.DataFrame:
     """claim x snapshot iteration -> verdict, for the claims that read runs (sampled rules)."""
     sampled = [c for c in claims if any("experiment" in part for part in c.parts)]
-    columns = ["claim", "iteration", "verdict", "effect"]
+    columns = ["claim", "iteration", "verdict", "leaning", "effect"]
     if not sampled or tables.curves.empty or tables.runs.empty:
         return pd.DataFrame(columns=columns)
     snapshots = tables.curves[tables.curves["source"] == "metrics"]
+    last = {claim.id: last_snapshot(claim, snapshots) for claim in sampled}
     rows = []
     for iteration in sorted(snapshots["iteration"].unique()):
         runs = runs_as_of(tables.runs, snapshots, int(iteration), rule)
         cut = replace(tables, runs=runs, curves=tables.curves[tables.curves["iteration"] <= iteration],
                       resamples=resamples)
         for verdict in decide(sampled, cut, alpha):
+            if last[verdict.claim.id] is None or iteration > last[verdict.claim.id]:
+                continue  # past the end of this claim's own runs (another experiment trains longer)
             rows.append({"claim": verdict.claim.id, "iteration": int(iteration), "verdict": verdict.verdict,
-                         "effect": verdict.parts[0].effect})
+                         "leaning": verdict.leaning, "effect": verdict.parts[0].effect})
     return pd.DataFrame(rows, columns=columns)
 
 
-def held_since(over_budget: pd.DataFrame, claim: str, final: str) -> int | None:
-    """The first snapshot iteration from which the claim's verdict equalled ``final`` at every later
-    snapshot; None when it did not even at the last one (or the claim reads no runs)."""
+def last_snapshot(claim: Claim, snapshots: pd.DataFrame) -> int | None:
+    """The last snapshot iteration of the cells a claim reads (its experiments, data sets, architectures)."""
+    found = [snapshots.loc[(snapshots["experiment"] == part["experiment"]) & (snapshots["dataset"] == part["dataset"])
+                           & (snapshots["arch"] == part["arch"]), "iteration"].max()
+             for part in claim.parts if "experiment" in part]
+    found = [int(value) for value in found if pd.notna(value)]
+    return max(found) if found else None
+
+
+def held_since(over_budget: pd.DataFrame, claim: str, final: str, column: str = "verdict") -> int | None:
+    """The first snapshot iteration from which the claim's ``column`` (its verdict, or the side its
+    point estimates lean to) equalled ``final`` at every later snapshot; None when it did not even
+    at the last one (or the claim reads no runs)."""
     series = over_budget[over_budget["claim"] == claim].sort_values("iteration")
-    if series.empty or series["verdict"].iloc[-1] != final:
+    if series.empty or series[column].iloc[-1] != final:
         return None
-    differs = series["verdict"].to_numpy() != final
+    differs = series[column].to_numpy() != final
     if not differs.any():
         return int(series["iteration"].iloc[0])
     last_other = int(np.flatnonzero(differs).max())
@@ -196,17 +209,23 @@ def draw_over_budget(frame: pd.DataFrame, out: Path) -> Path:
 
 
 def settle(verdicts: list, over_budget: pd.DataFrame, runs: pd.DataFrame, window: float) -> None:
-    """Give each verdict the iteration from which it held and its scale; a decided empirical verdict
-    that has not held over the last ``window`` share of the snapshots (the still-improving rule's
-    window) is not settled at this budget: inconclusive, with the iteration it appeared at."""
+    """Give each verdict the iteration from which it held and its scale. A decided empirical verdict
+    is settled when the claim's point estimates lean to its side (``Verdict.leaning``) at every
+    snapshot over the last ``window`` share of its own snapshots (the still-improving rule's
+    window); otherwise it is not settled at this budget: inconclusive, with the iteration it
+    appeared at. Significance is judged once, at the end, on every seed: asking it of every
+    snapshot would make a verdict harder to settle the more often a run is measured (one seed of
+    seven dipping at one snapshot), while a late change of side is what a longer run could undo."""
     from .rules import CONTRADICTED, INCONCLUSIVE, NOT_RUN, REPRODUCED
 
     for verdict in verdicts:
         if verdict.verdict == NOT_RUN or not verdict.claim.empirical:
             continue
         verdict.scale = scale_of(verdict.claim, runs)
-        verdict.held_since = held_since(over_budget, verdict.claim.id, verdict.verdict)
-        if verdict.verdict not in (REPRODUCED, CONTRADICTED):
+        decided = verdict.verdict in (REPRODUCED, CONTRADICTED)
+        verdict.held_since = held_since(over_budget, verdict.claim.id, verdict.verdict,
+                                        "leaning" if decided else "verdict")
+        if not decided:
             continue
         series = over_budget[over_budget["claim"] == verdict.claim.id]
         if series.empty:  # no metric snapshots: nothing shows the verdict would hold at another budget
@@ -216,8 +235,10 @@ def settle(verdicts: list, over_budget: pd.DataFrame, runs: pd.DataFrame, window
             continue
         last = int(series["iteration"].max())
         if verdict.held_since is None or verdict.held_since > last * (1 - window):
-            since = (f"it appeared only at iteration {verdict.held_since:,} of {last:,}" if verdict.held_since
-                     else f"the last snapshot ({last:,}) said {series.sort_values('iteration')['verdict'].iloc[-1]}")
+            since = (f"its effect is on that side only from iteration {verdict.held_since:,} of {last:,}"
+                     if verdict.held_since else
+                     f"at the last snapshot ({last:,}) its effect leaned {series.sort_values('iteration')['leaning'].iloc[-1]}")
             verdict.reason = (f"not settled at this budget: {verdict.verdict} over the final evaluation, but {since} "
-                              f"(a settled verdict holds over the last {window:.0%} of the snapshots)")
+                              f"(a settled verdict's effect stays on its side over the last {window:.0%} of the "
+                              "snapshots)")
             verdict.verdict = INCONCLUSIVE

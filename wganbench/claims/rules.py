@@ -83,6 +83,10 @@ class Evidence:
     p_against: float | None = None
     sampled: bool = False
     needs: Callable[[float], int | None] = field(default=lambda alpha: None, repr=False)
+    # the side of the threshold the point estimate is on, significant or not (a decision, or
+    # inconclusive where unknown runs or a missing control leave it open): how a verdict's
+    # stability over the budget is judged (wganbench.claims.budget.settle)
+    leaning: str = ""
 
     def seeds_needed(self, alpha: float) -> int | None:
         return self.needs(alpha)
@@ -286,13 +290,15 @@ def ordering(spec: dict[str, Any], tables: Tables) -> Evidence:
         reason = (f"the {which} side has {loser.improving} run{'s' * (loser.improving > 1)} still improving (or with "
                   f"no plateau yet) at the end of the budget: the {decision} verdict may be a budget artifact{iterations_note(tables, spec, spec[which])}")
         decision = INCONCLUSIVE
+    leaning = CONTRADICTED if (equivalence and abs(effect) < equivalence) or effect <= margin else REPRODUCED
     control = spec.get("control")
     if control:  # whatever the interval says: without the control the comparison is empty
         check = positive_control(spec, control, tables)
         if check.decision != REPRODUCED:
             decision, reason = INCONCLUSIVE, without_control(control, check, f"{spec['better']} against {spec['worse']}")
+            leaning = INCONCLUSIVE
         n += f"; control {control}: {check.n}"
-    return Evidence(decision, effect, low, high, bound, n, reason, p_for, p_against, True, needs)
+    return Evidence(decision, effect, low, high, bound, n, reason, p_for, p_against, True, needs, leaning)
 
 
 def iterations_note(tables: Tables, spec: dict[str, Any], objective: str | list[str]) -> str:
@@ -413,12 +419,17 @@ def learns(spec: dict[str, Any], tables: Tables) -> Evidence:
                       f"'{plain}' would rest on them{iterations_note(tables, spec, spec['objective'])}")
         else:
             reason = straddle_reason(low, high, f"{level:g}")
+    # the side the shares are on whichever way the still-improving runs go
+    pessimistic, hopeful = (k, optimistic) if at_least else (optimistic, k)
+    claimed = (lambda c: c / n >= level) if at_least else (lambda c: c / n <= level)
+    leaning = REPRODUCED if claimed(pessimistic) else CONTRADICTED if not claimed(hopeful) else INCONCLUSIVE
     control = spec.get("control")
     if control:
         check = positive_control(spec, control, tables)
         p_for = max(p_for, check.p_for) if check.p_for is not None else p_for
         if check.decision != REPRODUCED:
             decision, reason = INCONCLUSIVE, without_control(control, check, spec["objective"])
+            leaning = INCONCLUSIVE
         n_text += f"; control {control}: {check.n}"
 
     def needs(alpha: float) -> int | None:
@@ -430,7 +441,7 @@ def learns(spec: dict[str, Any], tables: Tables) -> Evidence:
                 return m
         return None if not claimed else MAX_SEEDS
 
-    return Evidence(decision, share, low, high, bound, n_text, reason, p_for, p_against, True, needs)
+    return Evidence(decision, share, low, high, bound, n_text, reason, p_for, p_against, True, needs, leaning)
 
 
 def partial_spearman(x: np.ndarray, y: np.ndarray, t: np.ndarray) -> float:
@@ -518,7 +529,8 @@ def correlation(spec: dict[str, Any], tables: Tables) -> Evidence:
     baseline = float(np.mean([c.trend for c in found]))
     n_text = f"{len(rhos)} runs; raw ρ {raw:.2f}, iteration-only ρ(iteration, {spec['metric']}) {baseline:.2f}"
     reason = "" if decision != INCONCLUSIVE else straddle_reason(low, high, f"{level:g}")
-    return Evidence(decision, effect, low, high, bound, n_text, reason, p_for, p_against, True, needs)
+    leaning = REPRODUCED if (effect >= level) == at_least or effect == level else CONTRADICTED
+    return Evidence(decision, effect, low, high, bound, n_text, reason, p_for, p_against, True, needs, leaning)
 
 
 @RULES.register("published")

@@ -46,6 +46,7 @@ class Verdict:
     q_against: float | None = None
     seeds_needed: int | None = None
     held_since: int | None = None  # the snapshot iteration from which this verdict held (wganbench.claims.budget)
+    leaning: str = ""  # the side its point estimates are on, significant or not (Evidence.leaning)
     scale: str = ""  # image size, iterations, share of the paper's budget
 
     @property
@@ -108,12 +109,22 @@ def combine(claim: Claim, parts: list[Evidence]) -> Verdict:
         verdict = INCONCLUSIVE
         reason = "; ".join(dict.fromkeys(p.reason for p in parts if p.decision in (INCONCLUSIVE, NOT_RUN) and p.reason))
     sampled = [p for p in parts if p.sampled and p.p_for is not None]
-    result = Verdict(claim, verdict, reason, parts)
+    result = Verdict(claim, verdict, reason, parts, leaning=leaning_of(parts))
     if sampled:
         result.p_for = max(p.p_for for p in sampled)  # type: ignore[type-var]
         against = [p for p in sampled if p.decision == CONTRADICTED] or sampled
         result.p_against = min(1.0, len(sampled) * min(p.p_against for p in against))  # type: ignore[type-var]
     return result
+
+
+def leaning_of(parts: list[Evidence]) -> str:
+    """The claim's side by its parts' point estimates, combined as verdicts are (all_of)."""
+    sides = [part.leaning or part.decision for part in parts]
+    if all(side == NOT_RUN for side in sides):
+        return NOT_RUN
+    if CONTRADICTED in sides:
+        return CONTRADICTED
+    return REPRODUCED if all(side == REPRODUCED for side in sides) else INCONCLUSIVE
 
 
 def decide(claims: list[Claim], tables: Tables, alpha: float) -> list[Verdict]:
