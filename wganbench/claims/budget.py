@@ -193,14 +193,28 @@ def draw_over_budget(frame: pd.DataFrame, out: Path) -> Path:
     else:
         grid = frame.assign(code=frame["verdict"].map(VERDICT_CODES)).pivot_table(
             index="claim", columns="iteration", values="code", aggfunc="first", sort=False)
-        fig, ax = plt.subplots(figsize=(max(6.0, 0.42 * grid.shape[1] + 4.5), 0.38 * grid.shape[0] + 1.6))
+        columns = grid.shape[1]
+        fig, ax = plt.subplots(figsize=(min(15.0, max(6.0, 0.42 * columns + 4.5)), 0.38 * grid.shape[0] + 1.6))
         sns.heatmap(grid, ax=ax, cmap=ListedColormap([COLOURS[v] for v in ORDER]), vmin=-0.5, vmax=3.5,
-                    cbar=False, linewidths=0.5, linecolor="white")
+                    cbar=False, linewidths=0.5 if columns <= 40 else 0, linecolor="white")
+        # where the verdict is not (yet) significant, a dot shows the side the effect leans to: what
+        # `settle` reads over the last 40% of a claim's snapshots
+        leans = frame[(frame["verdict"] == "inconclusive") & frame["leaning"].isin(["reproduced", "contradicted"])] \
+            if "leaning" in frame else frame.iloc[:0]
+        rows, cols = {c: i for i, c in enumerate(grid.index)}, {c: j for j, c in enumerate(grid.columns)}
+        for lean, colour in (("reproduced", "#1b7837"), ("contradicted", "#b2182b")):
+            chosen = leans[leans["leaning"] == lean]
+            ax.scatter([cols[i] + 0.5 for i in chosen["iteration"]], [rows[c] + 0.5 for c in chosen["claim"]],
+                       s=6, color=colour, marker="o", linewidths=0)
+        step = max(1, -(-columns // 24))
+        ax.set_xticks([j + 0.5 for j in range(0, columns, step)], [f"{grid.columns[j]:,}" for j in range(0, columns, step)])
         ax.set_xlabel("generator iteration at which the grid is read")
-        ax.tick_params(axis="x", labelrotation=90 if grid.shape[1] > 12 else 0)
+        ax.tick_params(axis="x", labelrotation=90 if columns > 12 else 0)
         ax.set_ylabel("")
-        ax.legend(handles=[Patch(facecolor=COLOURS[v], edgecolor="grey", label=v) for v in ORDER],
-                  loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        handles = [Patch(facecolor=COLOURS[v], edgecolor="grey", label=v) for v in ORDER]
+        handles += [plt.Line2D([], [], color=c, marker="o", linestyle="", markersize=4, label=f"effect leans {v}")
+                    for v, c in (("reproduced", "#1b7837"), ("contradicted", "#b2182b"))]
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         ax.set_title("Verdict over budget: each sampled claim decided at every snapshot")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
