@@ -55,6 +55,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/theory.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/claims.smk"
+include: "workflow/rules/study.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -70,4 +71,5 @@ rule all:
         rules.claims.output,
         figure_targets(),
         theory_targets(),
+        study_targets(),
     default_target: True

@@ -139,8 +139,7 @@ def test_study_tables_from_a_runs_table(tmp_path) -> None:
                          "seed": 0, "status": "diverged" if np.isnan(fid) else "completed", "fid": fid})
     rows.append({"experiment": "plain", "dataset": "digits", "arch": "dcgan", "objective": "nsgan", "seed": 0,
                  "status": "completed", "fid": 1.0})
-    paths = write_study_tables(pd.DataFrame(rows), {"s": "fid", "plain": "fid"}, {"fid": True}, "nsgan", tmp_path,
-                               resamples=50)
+    paths = write_study_tables(pd.DataFrame(rows), {"s": "fid", "plain": "fid"}, "nsgan", tmp_path, resamples=50)
     trials = pd.read_csv(paths["trials"])
     assert len(trials) == 8 and trials["diverged"].sum() == 1
     curves = pd.read_csv(paths["budget"]).set_index(["objective", "k"])

@@ -18,6 +18,13 @@ from .search import base_objective
 from .study import best_of_k_weights, budget_curve
 
 GROUP = ["experiment", "dataset", "arch", "objective"]
+# metrics where larger is better; every other one (fid, kid, w1, mode_kl) is better lower
+HIGHER_IS_BETTER = frozenset({"modes_covered", "isc", "precision", "recall", "f_score", "density", "coverage",
+                              "high_quality_share"})
+
+
+def lower_is_better(metric: str) -> bool:
+    return metric not in HIGHER_IS_BETTER
 
 
 def trial_values(runs: pd.DataFrame, metrics: dict[str, str]) -> pd.DataFrame:
@@ -36,13 +43,13 @@ def trial_values(runs: pd.DataFrame, metrics: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*GROUP, "trial", "metric", "value", "seeds", "diverged"])
 
 
-def budget_curves(trials: pd.DataFrame, lower_is_better: dict[str, bool], confidence: float = 0.95,
-                  resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+def budget_curves(trials: pd.DataFrame, confidence: float = 0.95, resamples: int = 1000,
+                  seed: int = 0) -> pd.DataFrame:
     """Expected best of k trials, k = 1 ... N, per objective and cell, with its bootstrap band."""
     rows = []
     for key, group in trials.groupby(GROUP):
         metric = group["metric"].iloc[0]
-        curve = budget_curve(group.sort_values("trial")["value"].to_numpy(), lower_is_better[metric],
+        curve = budget_curve(group.sort_values("trial")["value"].to_numpy(), lower_is_better(metric),
                              confidence, resamples, seed)
         for k, expected, low, high in zip(curve.k, curve.expected, curve.low, curve.high):
             rows.append({**dict(zip(GROUP, key)), "metric": metric, "k": int(k), "expected_best": expected,
@@ -66,8 +73,8 @@ def best_of_k_improvement(a: np.ndarray, b: np.ndarray, k: int, lower_is_better:
     return float(wx @ (better & ~both_inf).astype(float) @ wy + 0.5 * (wx @ ties.astype(float) @ wy))
 
 
-def comparisons(trials: pd.DataFrame, baseline: str, lower_is_better: dict[str, bool], resamples: int = 1000,
-                seed: int = 0, confidence: float = 0.95) -> pd.DataFrame:
+def comparisons(trials: pd.DataFrame, baseline: str, resamples: int = 1000, seed: int = 0,
+                confidence: float = 0.95) -> pd.DataFrame:
     """For each objective against the baseline on each cell and budget k: P(objective's best of k
     beats the baseline's), with a bootstrap interval (each side's trials resampled on their own)."""
     rows = []
@@ -78,7 +85,7 @@ def comparisons(trials: pd.DataFrame, baseline: str, lower_is_better: dict[str, 
         if not len(base):
             continue
         metric = cell["metric"].iloc[0]
-        lower = lower_is_better[metric]
+        lower = lower_is_better(metric)
         for objective, group in cell[cell["objective"] != baseline].groupby("objective"):
             values = group.sort_values("trial")["value"].to_numpy()
             for k in range(1, min(len(values), len(base)) + 1):
@@ -93,14 +100,13 @@ def comparisons(trials: pd.DataFrame, baseline: str, lower_is_better: dict[str, 
                                        "p_better", "low", "high"])
 
 
-def write_study_tables(runs: pd.DataFrame, metrics: dict[str, str], lower_is_better: dict[str, bool],
-                       baseline: str, out: Path, resamples: int = 1000, seed: int = 0) -> dict[str, Path]:
+def write_study_tables(runs: pd.DataFrame, metrics: dict[str, str], baseline: str, out: Path,
+                       resamples: int = 1000, seed: int = 0) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     trials = trial_values(runs, metrics)
     written = {"trials": out / "study_trials.csv", "budget": out / "study_budget_curves.csv",
                "comparisons": out / "study_comparisons.csv"}
     trials.to_csv(written["trials"], index=False)
-    budget_curves(trials, lower_is_better, resamples=resamples, seed=seed).to_csv(written["budget"], index=False)
-    comparisons(trials, baseline, lower_is_better, resamples=resamples, seed=seed).to_csv(
-        written["comparisons"], index=False)
+    budget_curves(trials, resamples=resamples, seed=seed).to_csv(written["budget"], index=False)
+    comparisons(trials, baseline, resamples=resamples, seed=seed).to_csv(written["comparisons"], index=False)
     return written

@@ -93,6 +93,30 @@ def _claims(args: argparse.Namespace) -> int:
     return 0
 
 
+def _study(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .study_figures import budget_figure, trials_figure
+    from .study_tables import write_study_tables
+
+    runs_file = Path(args.tables) / "runs.parquet"
+    if not runs_file.exists():
+        raise ConfigError(f"{runs_file} does not exist; run `wganbench aggregate` first")
+    metrics = {}
+    for pair in args.metric:
+        experiment, sep, metric = pair.partition("=")
+        if not sep or not experiment or not metric:
+            raise ConfigError(f"--metric {pair!r}: expected EXPERIMENT=METRIC")
+        metrics[experiment] = metric
+    written = write_study_tables(pd.read_parquet(runs_file), metrics, args.baseline, Path(args.out),
+                                 resamples=args.resamples, seed=args.seed)
+    for path in written.values():
+        print(path)
+    print(budget_figure(pd.read_csv(written["budget"]), Path(args.budget_figure)))
+    print(trials_figure(pd.read_csv(written["trials"]), Path(args.trials_figure)))
+    return 0
+
+
 def register_commands(sub: argparse._SubParsersAction) -> None:
     agg = sub.add_parser("aggregate", help="gather run folders into results/tables (runs, summary, curves)")
     agg.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders to include")
@@ -127,6 +151,18 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     claims.add_argument("--over-budget-figure", default=None, metavar="PNG",
                         help="draw the verdict-over-budget figure here (claims x snapshot iterations)")
     claims.set_defaults(func=_claims)
+
+    study = sub.add_parser("study", help="equal-budget tables and figures of searched experiments (search:)")
+    study.add_argument("--tables", default="results/tables", help="folder with the runs table")
+    study.add_argument("--metric", action="append", default=[], required=True, metavar="EXPERIMENT=METRIC",
+                       help="the metric each searched experiment is compared by")
+    study.add_argument("--baseline", default="nsgan", help="objective every other one is compared with")
+    study.add_argument("--out", default="results/tables", help="folder for study_*.csv")
+    study.add_argument("--budget-figure", default="results/figures/study-budget.png")
+    study.add_argument("--trials-figure", default="results/figures/study-trials.png")
+    study.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
+    study.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    study.set_defaults(func=_study)
 
     fig = sub.add_parser("figures", help="draw one report figure from results/tables")
     fig.add_argument("kind", help="samples, curves, estimate-vs-quality, estimate-tracking, distributions, success")

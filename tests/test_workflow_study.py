@@ -1,0 +1,63 @@
+"""The real `snakemake` on a searched grid: each objective trains as trials <objective>--t<k> (trial 0
+its own setting), and rule `study` writes the budget curves, the comparisons and their figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import copy_workflow, isolated_env, snakemake
+from wganbench.inventory import builtin_objectives
+
+pytestmark = pytest.mark.slow
+
+GRID = {
+    "seeds": [0],
+    "experiments": {"s": {"datasets": ["8gaussians"], "objectives": ["nsgan", "wgan-gp"], "archs": ["mlp"],
+                          "iterations": 30, "metric": "w1",
+                          "settings": {"mlp_hidden": 16, "batch_size": 32, "snapshot_every": 10, "sample_count": 64},
+                          "search": {"space": "narrow", "trials": 4, "seed": 3}}},
+    "theory": [],
+    "claims": [],
+    "aggregate": {"bootstrap_resamples": 100},
+}
+
+
+def test_a_searched_grid_trains_its_trials_and_draws_budget_curves(tmp_path: Path) -> None:
+    workdir = copy_workflow(tmp_path / "workflow")
+    env = isolated_env(tmp_path / "home", workdir)
+    (workdir / "study.yaml").write_text(yaml.safe_dump(GRID))
+    result = snakemake(workdir, "--cores", "2", "--configfile", "study.yaml", env=env)
+    assert result.returncode == 0, result.stderr[-4000:]
+    results = workdir / "results"
+
+    settings = pd.read_csv(results / "tables" / "study_settings.csv")
+    assert list(settings["name"]) == [f"{o}--t{k:02d}" for o in ("nsgan", "wgan-gp") for k in range(4)]
+    trial0 = settings.set_index("name").loc["wgan-gp--t00"]
+    assert trial0["trial"] == 0 and pd.isna(trial0["lr"])  # its own setting: nothing drawn
+    resolved = yaml.safe_load((results / "cells/s/8gaussians/wgan-gp--t00/mlp/seed0.yaml").read_text())
+    assert resolved["optimizer"] == builtin_objectives()["wgan-gp"]["optimizer"]
+    drawn = yaml.safe_load((results / "cells/s/8gaussians/wgan-gp--t02/mlp/seed0.yaml").read_text())
+    row = settings.set_index("name").loc["wgan-gp--t02"]
+    assert drawn["optimizer"]["lr"] == pytest.approx(row["lr"]) and drawn["n_critic"] == 1
+    assert drawn["lipschitz"]["gradient_penalty"] == pytest.approx(row["penalty"])
+
+    trials = pd.read_csv(results / "tables" / "study_trials.csv")
+    assert len(trials) == 8 and set(trials["metric"]) == {"w1"}
+    runs = pd.read_csv(results / "tables" / "runs.csv").set_index("objective")
+    assert trials.set_index(["objective", "trial"]).loc[("nsgan", 1), "value"] == pytest.approx(
+        runs.loc["nsgan--t01", "w1"])
+    curves = pd.read_csv(results / "tables" / "study_budget_curves.csv")
+    for objective, curve in curves.groupby("objective"):
+        values = trials[trials["objective"] == objective]["value"]
+        assert list(curve["k"]) == [1, 2, 3, 4]
+        assert curve["expected_best"].iloc[-1] == pytest.approx(values.min())
+        assert curve["expected_best"].iloc[0] == pytest.approx(values.mean())
+    comparisons = pd.read_csv(results / "tables" / "study_comparisons.csv")
+    assert set(comparisons["objective"]) == {"wgan-gp"} and set(comparisons["baseline"]) == {"nsgan"}
+    assert comparisons["p_better"].between(0, 1).all()
+    for figure in ("study-budget.png", "study-trials.png"):
+        assert (results / "figures" / figure).stat().st_size > 5000

@@ -1,0 +1,84 @@
+# Equal-budget comparison (config/README.md, "Equal-budget comparison"): where an experiment has a
+# `search:` key, each objective ran as trials <objective>--t<k> (wganbench/search.py expanded them
+# when the DAG was built). These rules list the trials' hyperparameters and draw the budget curves.
+
+SEARCHED = [name for name, experiment in config["experiments"].items() if experiment.get("search")]
+
+
+def study_metric(name):
+    """The metric a searched experiment is compared by: its `metric`, else FID on images, W1 on points."""
+    experiment = config["experiments"][name]
+    if experiment.get("metric"):
+        return experiment["metric"]
+    return "w1" if set(experiment["datasets"]) <= set(TOY_DATASETS) else "fid"
+
+
+def study_targets():
+    return rules.study.output if SEARCHED else []
+
+
+if SEARCHED:
+
+    rule study_settings:
+        localrule: True
+        output:
+            report(
+                "results/tables/study_settings.csv",
+                category="Study",
+                caption="../report/study-settings.rst",
+                labels={"table": "trial hyperparameters"},
+            ),
+        params:
+            trials=SEARCH_TRIALS,
+        run:
+            import pandas as pd
+
+            rows = [{"name": name, **values} for name, values in params.trials.items()]
+            pd.DataFrame(rows).to_csv(output[0], index=False)
+
+    rule study:
+        localrule: True
+        input:
+            runs=rules.aggregate.output.runs,
+            settings=rules.study_settings.output,
+        output:
+            trials="results/tables/study_trials.csv",
+            budget=report(
+                "results/tables/study_budget_curves.csv",
+                category="Study",
+                caption="../report/study-budget.rst",
+                labels={"table": "budget curves"},
+            ),
+            comparisons="results/tables/study_comparisons.csv",
+            budget_figure=report(
+                "results/figures/study-budget.png",
+                category="Study",
+                caption="../report/study-budget.rst",
+                labels={"figure": "budget curves"},
+            ),
+            trials_figure=report(
+                "results/figures/study-trials.png",
+                category="Study",
+                caption="../report/study-trials.rst",
+                labels={"figure": "trial distribution"},
+            ),
+        params:
+            metrics=[part for name in SEARCHED for part in ("--metric", f"{name}={study_metric(name)}")],
+            baseline=config["aggregate"]["baseline"],
+            resamples=config["aggregate"]["bootstrap_resamples"],
+            seed=config["aggregate"]["seed"],
+        log:
+            "results/logs/study.log",
+        benchmark:
+            "results/benchmarks/study.tsv"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=20,
+        conda:
+            "../../environment.yml"
+        shell:
+            "wganbench study --tables \"$(dirname {input.runs:q})\" {params.metrics:q} --baseline {params.baseline:q}"
+            " --out \"$(dirname {output.trials:q})\" --budget-figure {output.budget_figure:q}"
+            " --trials-figure {output.trials_figure:q} --resamples {params.resamples:q} --seed {params.seed:q}"
+            " > {log:q} 2>&1"
