@@ -145,7 +145,76 @@ def test_study_tables_from_a_runs_table(tmp_path) -> None:
     curves = pd.read_csv(paths["budget"]).set_index(["objective", "k"])
     assert curves.loc[("nsgan", 4), "expected_best"] == 4.0 and curves.loc[("wgan", 4), "expected_best"] == 3.0
     assert curves.loc[("nsgan", 1), "expected_best"] == pytest.approx(31 / 4)
-    assert np.isinf(curves.loc[("wgan", 1), "expected_best"])  # one draw in four diverged
+    # one draw in four diverged: it counts as the worst completed trial of the cell (no levels here)
+    assert curves.loc[("wgan", 1), "expected_best"] == pytest.approx((20 + 3 + 20 + 15) / 4)
     comparisons = pd.read_csv(paths["comparisons"]).set_index("k")
     assert list(comparisons.index) == [1, 2, 3, 4] and (comparisons["objective"] == "wgan").all()
     assert comparisons.loc[4, "p_better"] == 1.0  # with every trial, WGAN's best (3) beats NS-GAN's (4)
+
+
+def study_runs(values: dict[str, list[float]]) -> "pd.DataFrame":
+    import pandas as pd
+
+    rows = []
+    for objective, fids in values.items():
+        for trial, fid in enumerate(fids):
+            rows.append({"experiment": "s", "dataset": "digits", "arch": "dcgan", "objective": f"{objective}--t{trial:02d}",
+                         "seed": 0, "status": "diverged" if np.isnan(fid) else "completed", "fid": fid,
+                         "outcome_metric": "fid", "level_constant": 100.0})
+    return pd.DataFrame(rows)
+
+
+def decide_one(test: dict, runs, tmp_path):
+    import pandas as pd
+
+    from wganbench.claims.catalogue import Claim
+    from wganbench.claims.rules import Tables
+    from wganbench.claims.verdicts import decide
+
+    claim = Claim(id="c", source={"paper": "Lucic et al. 2018", "where": "§5", "quote": "q"}, statement="s", test=test,
+                  tested_by=["config/study.yaml"])
+    tables = Tables(runs, pd.DataFrame(columns=["experiment", "dataset", "objective", "arch", "seed", "status", "source",
+                                                "variable", "iteration", "value"]), tmp_path, confidence=0.9,
+                    resamples=400, seed=0)
+    return decide([claim], tables, 0.05)[0]
+
+
+AT_BUDGET = {"rule": "at_budget", "experiment": "s", "dataset": "digits", "arch": "dcgan", "metric": "fid",
+             "better": "wgan-gp", "worse": "nsgan", "lower_is_better": True}
+
+
+def test_at_budget_decides_on_the_expected_best_of_k(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    good, poor = list(rng.uniform(2, 4, 12)), list(rng.uniform(20, 40, 12))
+    runs = study_runs({"wgan-gp": good, "nsgan": poor})
+    beats = decide_one({**AT_BUDGET, "k": 1, "at_least": 5.0}, runs, tmp_path)
+    assert beats.verdict == "reproduced"
+    assert beats.parts[0].effect == pytest.approx(np.mean(poor) - np.mean(good))
+    # "does not beat by more than 5" is contradicted by the same trials
+    assert decide_one({**AT_BUDGET, "k": "all", "at_most": 5.0}, runs, tmp_path).verdict == "contradicted"
+    # with every trial, a diverged trial costs nothing as long as a good one exists
+    runs = study_runs({"wgan-gp": good[:11] + [float("nan")], "nsgan": poor})
+    assert decide_one({**AT_BUDGET, "k": "all", "at_least": 5.0}, runs, tmp_path).parts[0].effect == pytest.approx(
+        min(poor) - min(good[:11]))
+
+
+def test_at_budget_on_overlapping_trials_is_inconclusive_and_missing_trials_not_run(tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    runs = study_runs({"wgan-gp": list(rng.uniform(5, 15, 6)), "nsgan": list(rng.uniform(5, 15, 6))})
+    assert decide_one({**AT_BUDGET, "k": 1, "at_least": 0.0}, runs, tmp_path).verdict == "inconclusive"
+    # ... while "beats it by 8 FID" is contradicted by the same trials
+    assert decide_one({**AT_BUDGET, "k": 1, "at_least": 8.0}, runs, tmp_path).verdict == "contradicted"
+    assert decide_one({**AT_BUDGET, "better": "dragan", "k": 1, "at_least": 3.0}, runs, tmp_path).verdict == "not run here"
+
+
+def test_spread_at_budget_picks_best_and_worst_inside_the_bootstrap(tmp_path) -> None:
+    rng = np.random.default_rng(2)
+    values = {"nsgan": list(rng.uniform(3, 5, 10)), "wgan": list(rng.uniform(30, 50, 10)),
+              "lsgan": list(rng.uniform(4, 6, 10))}
+    spec = {"rule": "spread_at_budget", "experiment": "s", "dataset": "digits", "arch": "dcgan", "metric": "fid",
+            "objectives": list(values), "lower_is_better": True, "k": 1, "at_least": 10.0}
+    verdict = decide_one(spec, study_runs(values), tmp_path)
+    assert verdict.verdict == "reproduced"
+    assert verdict.parts[0].effect == pytest.approx(np.mean(values["wgan"]) - np.mean(values["nsgan"]))
+    same = {name: list(rng.uniform(3, 5, 10)) for name in values}
+    assert decide_one({**spec, "objectives": list(same)}, study_runs(same), tmp_path).verdict != "reproduced"

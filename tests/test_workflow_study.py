@@ -19,7 +19,7 @@ GRID = {
     "experiments": {"s": {"datasets": ["8gaussians"], "objectives": ["nsgan", "wgan-gp"], "archs": ["mlp"],
                           "iterations": 30, "metric": "w1",
                           "settings": {"mlp_hidden": 16, "batch_size": 32, "snapshot_every": 10, "sample_count": 64},
-                          "search": {"space": "narrow", "trials": 4, "seed": 3}}},
+                          "search": {"space": "narrow", "trials": 4, "seed": 3, "rerun_seeds": [5, 6]}}},
     "theory": [],
     "claims": [],
     "aggregate": {"bootstrap_resamples": 100},
@@ -61,3 +61,28 @@ def test_a_searched_grid_trains_its_trials_and_draws_budget_curves(tmp_path: Pat
     assert comparisons["p_better"].between(0, 1).all()
     for figure in ("study-budget.png", "study-trials.png"):
         assert (results / "figures" / figure).stat().st_size > 5000
+
+    # the last phase: each objective's best trial again with seeds 5 and 6, decided by the checkpoint
+    best = pd.read_csv(results / "tables" / "study_best_trials_s.csv").set_index("objective")
+    for objective in ("nsgan", "wgan-gp"):
+        values = trials[trials["objective"] == objective].set_index("trial")["value"]
+        assert best.loc[objective, "trial"] == values.idxmin()
+        trained = sorted(p.name for p in (results / "runs" / "s-best" / "8gaussians").iterdir())
+        assert trained == sorted(best["best_trial"])
+        assert sorted(p.name for p in (results / "runs/s-best/8gaussians" / best.loc[objective, "best_trial"] / "mlp").iterdir()) \
+            == ["seed5", "seed6"]
+    rerun = pd.read_csv(results / "tables" / "study_rerun.csv")
+    assert set(rerun["objective"]) == {"nsgan", "wgan-gp"} and (rerun["seeds"] == 2).all()
+
+
+def test_a_bad_search_space_stops_snakemake_with_one_line_naming_the_key(tmp_path: Path) -> None:
+    workdir = copy_workflow(tmp_path / "workflow")
+    env = isolated_env(tmp_path / "home", workdir)
+    bad = {**GRID, "experiments": {"s": {**GRID["experiments"]["s"],
+                                         "search": {"space": {"lr": {"low": 1e-3, "high": 1e-4, "log": True}}}}}}
+    (workdir / "study.yaml").write_text(yaml.safe_dump(bad))
+    result = snakemake(workdir, "-n", "--configfile", "study.yaml", env=env)
+    assert result.returncode != 0
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if "experiments.s.search.space.lr" in line]
+    assert lines == ["config key 'experiments.s.search.space.lr': needs numbers low < high (got low=0.001, high=0.0001)"]
+    assert not (workdir / "results" / "runs").exists()

@@ -206,3 +206,28 @@ def expand_searches(config: dict, builtins: dict[str, dict]) -> dict[str, dict[s
                                 **params}
         experiment["objectives"] = names
     return found
+
+
+RERUN_SUFFIX = "-best"
+
+
+def add_reruns(config: dict) -> dict[str, str]:
+    """For each searched experiment with ``rerun_seeds``, an experiment ``<name>-best`` on the same
+    cells whose objectives are all the trials (so that each resolves when the DAG is built) and whose
+    seeds are the rerun seeds; the workflow trains only each objective's best trial there, once the
+    trials are evaluated. Returns rerun experiment -> searched experiment."""
+    reruns = {}
+    for name, experiment in list(config["experiments"].items()):
+        search = experiment.get("search") or {}
+        if not search.get("rerun_seeds"):
+            continue
+        rerun = f"{name}{RERUN_SUFFIX}"
+        if rerun in config["experiments"]:
+            raise SearchError(f"config key 'experiments.{rerun}': the name is taken by the rerun of searched "
+                              f"experiment {name!r}; rename the experiment")
+        config["experiments"][rerun] = {**copy.deepcopy(experiment), "search": None,
+                                        "seeds": list(search["rerun_seeds"]),
+                                        "description": f"each objective's best trial of {name}, again with "
+                                                       f"seeds {', '.join(map(str, search['rerun_seeds']))}"}
+        reruns[rerun] = name
+    return reruns

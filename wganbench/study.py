@@ -29,17 +29,19 @@ def best_of_k_weights(n: int, k: int) -> np.ndarray:
     return np.array([comb(n - i, k - 1) / total for i in range(1, n + 1)])
 
 
-def expected_best_of_k(values: np.ndarray, k: int, lower_is_better: bool = True) -> float:
-    """E[best of k trials drawn without replacement] from the trials' metric values (NaN trials, such
-    as diverged ones, count as the worst: a budget spent on them found nothing)."""
+def expected_best_of_k(values: np.ndarray, k: int, lower_is_better: bool = True, worst: float | None = None) -> float:
+    """E[best of k trials drawn without replacement] from the trials' metric values. A NaN trial (one
+    that diverged) found nothing: it takes ``worst`` (e.g. the constant generator's level), or an
+    infinitely bad value when none is given."""
     values = np.asarray(values, dtype=float)
-    worst = np.inf if lower_is_better else -np.inf
+    if worst is None or not np.isfinite(worst):
+        worst = np.inf if lower_is_better else -np.inf
     values = np.where(np.isnan(values), worst, values)
     ordered = np.sort(values) if lower_is_better else np.sort(values)[::-1]
     weights = best_of_k_weights(len(ordered), k)
     finite = np.isfinite(ordered)
     if not finite.all() and weights[~finite].sum() > 0:
-        return float(worst)
+        return float(ordered[~finite][0])
     return float(np.dot(weights[finite], ordered[finite]))
 
 
@@ -52,15 +54,15 @@ class BudgetCurve:
 
 
 def budget_curve(values: np.ndarray, lower_is_better: bool = True, confidence: float = 0.95,
-                 resamples: int = 1000, seed: int = 0) -> BudgetCurve:
+                 resamples: int = 1000, seed: int = 0, worst: float | None = None) -> BudgetCurve:
     """Expected best of k for k = 1 ... N, with a percentile bootstrap band (trials resampled with
     replacement, the expectation recomputed on each resample)."""
     values = np.asarray(values, dtype=float)
     n = len(values)
     ks = np.arange(1, n + 1)
-    expected = np.array([expected_best_of_k(values, k, lower_is_better) for k in ks])
+    expected = np.array([expected_best_of_k(values, k, lower_is_better, worst) for k in ks])
     rng = np.random.default_rng(seed)
-    draws = np.array([[expected_best_of_k(sample, k, lower_is_better) for k in ks]
+    draws = np.array([[expected_best_of_k(sample, k, lower_is_better, worst) for k in ks]
                       for sample in (rng.choice(values, size=n, replace=True) for _ in range(resamples))])
     tail = (1 - confidence) / 2
     with np.errstate(invalid="ignore"):

@@ -3,12 +3,14 @@ metric, each objective's expected best of k trials with its bootstrap band, and 
 between every objective and the baseline at each budget k.
 
 Trials are the objectives named ``<objective>--t<k>`` (wganbench/search.py). A trial that diverged
-or failed has no value: it counts as the worst trial, because the budget spent on it found nothing.
+or failed has no value: it counts as the constant generator's level on the compared metric (or,
+without one, as the cell's worst completed trial), because the budget spent on it found nothing.
 With several seeds per trial, a trial's value is the mean over its seeds.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +39,28 @@ def trial_values(runs: pd.DataFrame, metrics: dict[str, str]) -> pd.DataFrame:
             continue
         metric = metrics[experiment]
         values = group.loc[group["status"] == "completed", metric] if metric in group else pd.Series(dtype=float)
+        same_metric = "outcome_metric" in group and (group["outcome_metric"] == metric).all()
+        worst = group["level_constant"].dropna() if same_metric and "level_constant" in group else pd.Series(dtype=float)
         rows.append({"experiment": experiment, "dataset": dataset, "arch": arch, "objective": objective,
                      "trial": trial, "metric": metric, "value": float(values.mean()) if len(values) else np.nan,
-                     "seeds": len(group), "diverged": int((group["status"] != "completed").sum())})
-    return pd.DataFrame(rows, columns=[*GROUP, "trial", "metric", "value", "seeds", "diverged"])
+                     "seeds": len(group), "diverged": int((group["status"] != "completed").sum()),
+                     "worst": float(worst.iloc[0]) if len(worst) else np.nan})
+    return pd.DataFrame(rows, columns=[*GROUP, "trial", "metric", "value", "seeds", "diverged", "worst"])
+
+
+def worst_of(trials: pd.DataFrame) -> float | None:
+    """What a diverged trial counts as, in one cell: the constant generator's level on the compared
+    metric (a generator that produces nothing useful) where the runs table has it, else the worst
+    trial that completed; None (infinitely bad) when no trial completed."""
+    if not len(trials):
+        return None
+    found = trials["worst"].dropna() if "worst" in trials else pd.Series(dtype=float)
+    if len(found):
+        return float(found.iloc[0])
+    values = trials["value"].dropna()
+    if not len(values):
+        return None
+    return float(values.max() if lower_is_better(trials["metric"].iloc[0]) else values.min())
 
 
 def budget_curves(trials: pd.DataFrame, confidence: float = 0.95, resamples: int = 1000,
@@ -50,19 +70,22 @@ def budget_curves(trials: pd.DataFrame, confidence: float = 0.95, resamples: int
     for key, group in trials.groupby(GROUP):
         metric = group["metric"].iloc[0]
         curve = budget_curve(group.sort_values("trial")["value"].to_numpy(), lower_is_better(metric),
-                             confidence, resamples, seed)
+                             confidence, resamples, seed, worst_of(group))
         for k, expected, low, high in zip(curve.k, curve.expected, curve.low, curve.high):
             rows.append({**dict(zip(GROUP, key)), "metric": metric, "k": int(k), "expected_best": expected,
                          "low": low, "high": high})
     return pd.DataFrame(rows, columns=[*GROUP, "metric", "k", "expected_best", "low", "high"])
 
 
-def best_of_k_improvement(a: np.ndarray, b: np.ndarray, k: int, lower_is_better: bool = True) -> float:
+def best_of_k_improvement(a: np.ndarray, b: np.ndarray, k: int, lower_is_better: bool = True,
+                          worst: float | None = None) -> float:
     """P(best of k of A's trials beats best of k of B's), exactly: the best of a random k-subset is
-    the i-th best trial with probability C(N-i, k-1)/C(N, k) (diverged trials are the worst)."""
+    the i-th best trial with probability C(N-i, k-1)/C(N, k) (diverged trials are the worst, tied
+    with each other)."""
+    fill = worst if worst is not None else (np.inf if lower_is_better else -np.inf)
+
     def ordered(values: np.ndarray) -> np.ndarray:
-        worst = np.inf if lower_is_better else -np.inf
-        values = np.where(np.isnan(values), worst, np.asarray(values, dtype=float))
+        values = np.where(np.isnan(values), fill, np.asarray(values, dtype=float))
         return np.sort(values) if lower_is_better else np.sort(values)[::-1]
 
     x, y = ordered(a), ordered(b)
@@ -85,13 +108,13 @@ def comparisons(trials: pd.DataFrame, baseline: str, resamples: int = 1000, seed
         if not len(base):
             continue
         metric = cell["metric"].iloc[0]
-        lower = lower_is_better(metric)
+        lower, worst = lower_is_better(metric), worst_of(cell)
         for objective, group in cell[cell["objective"] != baseline].groupby("objective"):
             values = group.sort_values("trial")["value"].to_numpy()
             for k in range(1, min(len(values), len(base)) + 1):
-                point = best_of_k_improvement(values, base, k, lower)
-                draws = [best_of_k_improvement(rng.choice(values, len(values)), rng.choice(base, len(base)), k, lower)
-                         for _ in range(resamples)]
+                point = best_of_k_improvement(values, base, k, lower, worst)
+                draws = [best_of_k_improvement(rng.choice(values, len(values)), rng.choice(base, len(base)), k, lower,
+                                               worst) for _ in range(resamples)]
                 low, high = np.quantile(draws, [tail, 1 - tail])
                 rows.append({"experiment": experiment, "dataset": dataset, "arch": arch, "objective": objective,
                              "baseline": baseline, "metric": metric, "k": k, "p_better": point,
@@ -101,12 +124,68 @@ def comparisons(trials: pd.DataFrame, baseline: str, resamples: int = 1000, seed
 
 
 def write_study_tables(runs: pd.DataFrame, metrics: dict[str, str], baseline: str, out: Path,
-                       resamples: int = 1000, seed: int = 0) -> dict[str, Path]:
+                       resamples: int = 1000, seed: int = 0, reruns: dict[str, str] | None = None) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
-    trials = trial_values(runs, metrics)
+    reruns = reruns or {}
+    searched = runs[~runs["experiment"].isin(list(reruns))]
+    trials = trial_values(searched, metrics)
     written = {"trials": out / "study_trials.csv", "budget": out / "study_budget_curves.csv",
-               "comparisons": out / "study_comparisons.csv"}
+               "comparisons": out / "study_comparisons.csv", "rerun": out / "study_rerun.csv"}
+    rerun_table(runs, reruns, metrics, resamples=resamples, seed=seed).to_csv(written["rerun"], index=False)
     trials.to_csv(written["trials"], index=False)
     budget_curves(trials, resamples=resamples, seed=seed).to_csv(written["budget"], index=False)
     comparisons(trials, baseline, resamples=resamples, seed=seed).to_csv(written["comparisons"], index=False)
     return written
+
+
+def best_trials(run_dirs: list[Path], metric: str) -> pd.DataFrame:
+    """Each searched objective's best trial per cell, from the trials' run folders
+    (results/runs/<experiment>/<dataset>/<objective>--t<k>/<arch>/seed<n>): the lowest (or highest)
+    mean metric over its seeds; diverged or failed runs count as the worst; ties go to the lower trial."""
+    rows = []
+    for run in run_dirs:
+        run = Path(run)
+        experiment, dataset, name, arch = run.parts[-5:-1]
+        objective, trial = base_objective(name)
+        status = json.loads((run / "status.json").read_text()).get("status")
+        metrics = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json").exists() else {}
+        record = metrics.get(metric) or {}
+        value = record.get("value") if status == "completed" and record.get("available", True) else None
+        rows.append({"experiment": experiment, "dataset": dataset, "arch": arch, "objective": objective,
+                     "trial": trial, "name": name, "value": np.nan if value is None else float(value)})
+    frame = pd.DataFrame(rows, columns=["experiment", "dataset", "arch", "objective", "trial", "name", "value"])
+    sign = 1.0 if lower_is_better(metric) else -1.0
+    best = []
+    for key, group in frame.groupby(GROUP):
+        means = group.groupby(["trial", "name"])["value"].mean().reset_index()
+        means["score"] = (sign * means["value"]).fillna(np.inf)
+        chosen = means.sort_values(["score", "trial"]).iloc[0]
+        best.append({**dict(zip(GROUP, key)), "metric": metric, "best_trial": chosen["name"],
+                     "trial": int(chosen["trial"]), "value": chosen["value"]})
+    return pd.DataFrame(best, columns=[*GROUP, "metric", "best_trial", "trial", "value"])
+
+
+def rerun_table(runs: pd.DataFrame, reruns: dict[str, str], metrics: dict[str, str], confidence: float = 0.95,
+                resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """The protocol's last phase: each objective's best trial trained again with more seeds — its
+    mean metric with a percentile bootstrap interval over seeds, and how many seeds diverged."""
+    rows = []
+    rng = np.random.default_rng(seed)
+    tail = (1 - confidence) / 2
+    for rerun, searched in reruns.items():
+        metric = metrics.get(rerun) or metrics.get(searched)
+        chosen = runs[runs["experiment"] == rerun]
+        for (dataset, arch, name), group in chosen.groupby(["dataset", "arch", "objective"]):
+            objective, trial = base_objective(name)
+            values = group.loc[group["status"] == "completed", metric].to_numpy(dtype=float)
+            values = values[np.isfinite(values)]
+            if len(values):
+                draws = [rng.choice(values, len(values)).mean() for _ in range(resamples)]
+                low, high = np.quantile(draws, [tail, 1 - tail])
+            else:
+                low = high = np.nan
+            rows.append({"experiment": searched, "dataset": dataset, "arch": arch, "objective": objective,
+                         "trial": trial, "metric": metric, "seeds": len(group), "diverged": len(group) - len(values),
+                         "mean": float(values.mean()) if len(values) else np.nan, "low": float(low), "high": float(high)})
+    return pd.DataFrame(rows, columns=["experiment", "dataset", "arch", "objective", "trial", "metric", "seeds",
+                                       "diverged", "mean", "low", "high"])

@@ -108,12 +108,31 @@ def _study(args: argparse.Namespace) -> int:
         if not sep or not experiment or not metric:
             raise ConfigError(f"--metric {pair!r}: expected EXPERIMENT=METRIC")
         metrics[experiment] = metric
+    reruns = {}
+    for pair in args.rerun:
+        rerun, sep, searched = pair.partition("=")
+        if not sep or not rerun or not searched:
+            raise ConfigError(f"--rerun {pair!r}: expected RERUN_EXPERIMENT=SEARCHED_EXPERIMENT")
+        reruns[rerun] = searched
     written = write_study_tables(pd.read_parquet(runs_file), metrics, args.baseline, Path(args.out),
-                                 resamples=args.resamples, seed=args.seed)
+                                 resamples=args.resamples, seed=args.seed, reruns=reruns)
     for path in written.values():
         print(path)
     print(budget_figure(pd.read_csv(written["budget"]), Path(args.budget_figure)))
     print(trials_figure(pd.read_csv(written["trials"]), Path(args.trials_figure)))
+    return 0
+
+
+def _study_best(args: argparse.Namespace) -> int:
+    from .study_tables import best_trials
+
+    missing = [d for d in args.run_dirs if not (Path(d) / "status.json").exists()]
+    if missing:
+        raise ConfigError(f"{missing[0]}/status.json does not exist: train and evaluate the trials first")
+    table = best_trials([Path(d) for d in args.run_dirs], args.metric)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False)
+    print(table.to_string(index=False))
     return 0
 
 
@@ -157,12 +176,20 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     study.add_argument("--metric", action="append", default=[], required=True, metavar="EXPERIMENT=METRIC",
                        help="the metric each searched experiment is compared by")
     study.add_argument("--baseline", default="nsgan", help="objective every other one is compared with")
+    study.add_argument("--rerun", action="append", default=[], metavar="RERUN=SEARCHED",
+                       help="an experiment that reran the searched one's best trials with more seeds")
     study.add_argument("--out", default="results/tables", help="folder for study_*.csv")
     study.add_argument("--budget-figure", default="results/figures/study-budget.png")
     study.add_argument("--trials-figure", default="results/figures/study-trials.png")
     study.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
     study.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     study.set_defaults(func=_study)
+
+    best = sub.add_parser("study-best", help="each searched objective's best trial per cell (the rerun checkpoint)")
+    best.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="the trials' run folders")
+    best.add_argument("--metric", required=True, help="the metric trials are ranked by")
+    best.add_argument("--out", required=True, help="CSV to write")
+    best.set_defaults(func=_study_best)
 
     fig = sub.add_parser("figures", help="draw one report figure from results/tables")
     fig.add_argument("kind", help="samples, curves, estimate-vs-quality, estimate-tracking, distributions, success")

@@ -29,6 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from .catalogue import Claim
+from . import at_budget  # noqa: F401  (registers the equal-budget rules)
 from .rules import CONTRADICTED, INCONCLUSIVE, MAX_SEEDS, NOT_RUN, REPRODUCED, RULES, Evidence, Tables
 
 CORRECTION = "Benjamini-Hochberg"

@@ -5,8 +5,8 @@
 rule aggregate:
     localrule: True
     input:
-        status=run_files("status.json"),
-        metrics=run_files("metrics.json"),
+        status=lambda wc: run_files("status.json"),  # functions: a rerun's runs wait for its checkpoint
+        metrics=lambda wc: run_files("metrics.json"),
         levels=level_files(),
     output:
         runs_csv="results/tables/runs.csv",

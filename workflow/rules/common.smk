@@ -125,13 +125,31 @@ def check_data_roots():
 
 
 def cells():
-    """Every grid cell as wildcard values, in config order."""
-    for name, experiment in config["experiments"].items():
-        for dataset in experiment["datasets"]:
-            for objective in experiment_objectives(name):
-                for arch in experiment["archs"]:
-                    for seed in experiment_seeds(name):
-                        yield dict(experiment=name, dataset=dataset, objective=objective, arch=arch, seed=seed)
+    """Every grid cell as wildcard values, in config order. A rerun experiment (`search.rerun_seeds`)
+    holds only each objective's best trial, which the checkpoint `study_best_trials` decides: call
+    this from input functions only when the grid has reruns."""
+    for name in config["experiments"]:
+        yield from experiment_cells(name, best_trials(name) if name in RERUNS else None)
+
+
+def experiment_cells(name, chosen=None):
+    """One experiment's cells; with ``chosen`` only its (dataset, arch, objective) triples."""
+    experiment = config["experiments"][name]
+    for dataset in experiment["datasets"]:
+        for objective in experiment_objectives(name):
+            for arch in experiment["archs"]:
+                if chosen is not None and (dataset, arch, objective) not in chosen:
+                    continue
+                for seed in experiment_seeds(name):
+                    yield dict(experiment=name, dataset=dataset, objective=objective, arch=arch, seed=seed)
+
+
+def best_trials(rerun):
+    """{(dataset, arch, trial name)} of a rerun experiment's searched experiment, from the checkpoint."""
+    import pandas as pd
+
+    table = pd.read_csv(checkpoints.study_best_trials.get(experiment=RERUNS[rerun]).output[0])
+    return {(row.dataset, row.arch, row.best_trial) for row in table.itertuples()}
 
 
 def run_files(name):

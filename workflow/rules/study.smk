@@ -3,10 +3,12 @@
 # when the DAG was built). These rules list the trials' hyperparameters and draw the budget curves.
 
 SEARCHED = [name for name, experiment in config["experiments"].items() if experiment.get("search")]
+STUDY_EXPERIMENTS = SEARCHED + list(RERUNS)
 
 
 def study_metric(name):
-    """The metric a searched experiment is compared by: its `metric`, else FID on images, W1 on points."""
+    """The metric a searched experiment (or its rerun) is compared by: its `metric`, else FID on
+    images, W1 on points."""
     experiment = config["experiments"][name]
     if experiment.get("metric"):
         return experiment["metric"]
@@ -18,6 +20,21 @@ def study_targets():
 
 
 if SEARCHED:
+
+    checkpoint study_best_trials:
+        localrule: True
+        input:
+            status=lambda wc: [f"{RUN}/status.json".format(**c) for c in experiment_cells(wc.experiment)],
+            metrics=lambda wc: [f"{RUN}/metrics.json".format(**c) for c in experiment_cells(wc.experiment)],
+        output:
+            "results/tables/study_best_trials_{experiment}.csv",
+        params:
+            metric=lambda wc: study_metric(wc.experiment),
+            run_dirs=lambda wc, input: sorted({os.path.dirname(f) for f in input.status}),
+        log:
+            "results/logs/study_best_trials_{experiment}.log",
+        shell:
+            "wganbench study-best --metric {params.metric:q} --out {output:q} {params.run_dirs:q} > {log:q} 2>&1"
 
     rule study_settings:
         localrule: True
@@ -50,6 +67,12 @@ if SEARCHED:
                 labels={"table": "budget curves"},
             ),
             comparisons="results/tables/study_comparisons.csv",
+            rerun=report(
+                "results/tables/study_rerun.csv",
+                category="Study",
+                caption="../report/study-rerun.rst",
+                labels={"table": "best trials, more seeds"},
+            ),
             budget_figure=report(
                 "results/figures/study-budget.png",
                 category="Study",
@@ -63,7 +86,8 @@ if SEARCHED:
                 labels={"figure": "trial distribution"},
             ),
         params:
-            metrics=[part for name in SEARCHED for part in ("--metric", f"{name}={study_metric(name)}")],
+            metrics=[part for name in STUDY_EXPERIMENTS for part in ("--metric", f"{name}={study_metric(name)}")],
+            reruns=[part for rerun, name in RERUNS.items() for part in ("--rerun", f"{rerun}={name}")],
             baseline=config["aggregate"]["baseline"],
             resamples=config["aggregate"]["bootstrap_resamples"],
             seed=config["aggregate"]["seed"],
@@ -78,7 +102,8 @@ if SEARCHED:
         conda:
             "../../environment.yml"
         shell:
-            "wganbench study --tables \"$(dirname {input.runs:q})\" {params.metrics:q} --baseline {params.baseline:q}"
+            "wganbench study --tables \"$(dirname {input.runs:q})\" {params.metrics:q} {params.reruns:q}"
+            " --baseline {params.baseline:q}"
             " --out \"$(dirname {output.trials:q})\" --budget-figure {output.budget_figure:q}"
             " --trials-figure {output.trials_figure:q} --resamples {params.resamples:q} --seed {params.seed:q}"
             " > {log:q} 2>&1"
