@@ -35,11 +35,13 @@ class Range:
     value: Any = None
 
 
-# compare_gan v1: the "wide" phase (100 samples per model) and the "narrow" one (50 samples).
+# compare_gan v1: the "wide" phase (100 samples per model) and the "narrow" one (50 samples). Its
+# params.py draws the critic steps from {1, 5} (not 1...5) and also switches the critic's batch norm
+# on and off; that switch is not searched here (a gradient penalty forbids batch norm in the critic).
 # Keys: lr (the critic's and generator's learning rate), beta1 (Adam only), n_critic, clip (weight
 # clipping's bound, where the objective clips), penalty (λ of a gradient penalty, where it has one).
 BUILTIN_SPACES: dict[str, dict[str, Range]] = {
-    "wide": {"lr": Range(1e-5, 1e-2, log=True), "beta1": Range(0.0, 1.0), "n_critic": Range(1, 5, integer=True),
+    "wide": {"lr": Range(1e-5, 1e-2, log=True), "beta1": Range(0.0, 1.0), "n_critic": Range(choices=(1, 5)),
              "clip": Range(1e-3, 1.0, log=True), "penalty": Range(1e-1, 1e2, log=True)},
     "narrow": {"lr": Range(1e-4, 1e-3, log=True), "beta1": Range(value=0.5), "n_critic": Range(value=1),
                "clip": Range(1e-2, 1.0, log=True), "penalty": Range(1e-1, 1e1, log=True)},
