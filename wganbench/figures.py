@@ -80,10 +80,14 @@ class Tables:
         return ranked[0] if ranked else None
 
 
+MIN_WIDTH = 6.0  # inches: a one-column figure still fits its title and an outside legend
+
+
 def panels(rows: list[str], cols: list[str], title: str, size: float = PANEL) -> tuple[Figure, np.ndarray]:
-    fig, axes = plt.subplots(len(rows), len(cols), figsize=(size * len(cols) + 1.5, size * len(rows) + 0.6),
+    width = max(MIN_WIDTH, size * len(cols) + 1.5)
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(width, size * len(rows) + 0.6),
                              squeeze=False, constrained_layout=True)
-    fig.suptitle(title)
+    fig.suptitle(textwrap.fill(title, width=int(width * 9)))  # ~9 characters an inch at the title's size
     return fig, axes
 
 
@@ -124,7 +128,7 @@ def legend_outside(fig: Figure, axes: np.ndarray, title: str = "objective") -> N
         if ax.get_legend() is not None:
             ax.get_legend().remove()
     if entries:
-        fig.legend(list(entries.values()), list(entries), loc="outside right upper", fontsize="small", title=title)
+        fig.legend(list(entries.values()), list(entries), loc="outside right center", fontsize="small", title=title)
 
 
 # --- sample grids --------------------------------------------------------------------------------
@@ -348,7 +352,7 @@ def estimate_tracking(tables: Tables, options: Options) -> Figure:
             sns.boxplot(partial, y="objective", x="rho", ax=ax, color="0.9", fliersize=0, linewidth=0.8)
             sns.stripplot(partial, y="objective", x="rho", hue="objective", palette=palette, ax=ax, size=4, legend=False)
             sns.stripplot(data[data["kind"] == "raw"], y="objective", x="rho", ax=ax, size=4, marker="x",
-                          color="0.45", legend=False)
+                          color="0.45", linewidth=1, legend=False)  # an unfilled marker needs a line width
             ax.axvline(0.3, color="0.4", lw=0.8, ls="--")
             ax.axvline(-0.3, color="0.4", lw=0.8, ls="--")
             ax.set(xlim=(-1.05, 1.05), xlabel=f"ρ(distance estimate, {metric})")
