@@ -28,7 +28,8 @@ def method_text(alpha: float, sampled: int) -> str:
             f"binomial, Wilcoxon signed-rank, t), corrected across this run's {sampled} sampled claims by "
             f"{CORRECTION} at α = {alpha:g} (false discovery rate among decided verdicts ≤ {alpha:g}). Theory claims "
             "are exact checks against closed forms with stated tolerances. Thresholds come from the claims "
-            "catalogue, fixed before the run.")
+            "catalogue, fixed before the run. A decided verdict must also have settled: its effect on its side of "
+            "the threshold at every snapshot of the last 40% of its runs' snapshots.")
 
 
 def counts_line(verdicts: list[Verdict]) -> str:
@@ -173,8 +174,10 @@ def landing_rst(verdicts: list[Verdict], alpha: float, title: str, extra: str = 
     return "\n".join([
         title, underline, "", f"**Scorecard: {counts_line(verdicts)}.** Green: reproduced; red: contradicted; "
         "amber: inconclusive (with the reason and the seeds or iterations it needs); grey: not run by this grid "
-        "(with the config that runs it). \"Verdict held\": the snapshot iteration from which the verdict stayed "
-        "the same (results/figures/verdicts-over-budget.png).", "", ".. raw:: html", "", textwrap.indent(raw, "   "), "",
+        "(with the config that runs it). \"Verdict held\": for a decided verdict, the snapshot iteration from which "
+        "its effect stayed on its side of the threshold (settled when that covers the last 40% of the claim's "
+        "snapshots); otherwise the iteration from which the verdict stayed the same "
+        "(results/figures/verdicts-over-budget.png).", "", ".. raw:: html", "", textwrap.indent(raw, "   "), "",
         method_text(alpha, sampled), "", extra, ""])
 
 
