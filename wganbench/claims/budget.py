@@ -24,7 +24,7 @@ from ..outcomes import (DIVERGED, FAILED, LEARNED, NOT_EVALUATED, NOT_LEARNED, O
 from ..aggregate import metric_columns
 from ..trend import TrendRule, trend, with_trend
 from .catalogue import Claim
-from .rules import Tables
+from .rules import NOT_RUN, Tables
 from .verdicts import decide
 
 RUN_KEYS = ["experiment", "dataset", "objective", "arch", "seed"]
@@ -112,8 +112,8 @@ def verdicts_over_budget(claims: list[Claim], tables: Tables, alpha: float, rule
         cut = replace(tables, runs=runs, curves=tables.curves[tables.curves["iteration"] <= iteration],
                       resamples=resamples)
         for verdict in decide(sampled, cut, alpha):
-            if last[verdict.claim.id] is None or iteration > last[verdict.claim.id]:
-                continue  # past the end of this claim's own runs (another experiment trains longer)
+            if last[verdict.claim.id] is None or iteration > last[verdict.claim.id] or verdict.verdict == NOT_RUN:
+                continue  # past the end of this claim's own runs (another experiment trains longer), or none
             rows.append({"claim": verdict.claim.id, "iteration": int(iteration), "verdict": verdict.verdict,
                          "leaning": verdict.leaning, "effect": verdict.parts[0].effect})
     return pd.DataFrame(rows, columns=columns)
