@@ -332,3 +332,22 @@ EXTRACTORS = config["evaluation"]["extractor_dir"]
 EXTRACTOR_VERSION = inventory.EXTRACTOR_VERSION
 check_objectives()
 RESOLVED_CELLS = check_grid()
+
+
+# --- equal-budget studies (workflow/rules/study.smk) ---------------------------------------------
+
+SEARCHED = [name for name, experiment in config["experiments"].items() if experiment.get("search")]
+STUDY_EXPERIMENTS = SEARCHED + list(RERUNS)
+
+
+def study_metric(name):
+    """The metric a searched experiment (or its rerun) is compared by: its `metric`, else FID on
+    images, W1 on points."""
+    experiment = config["experiments"][name]
+    if experiment.get("metric"):
+        return experiment["metric"]
+    return "w1" if set(experiment["datasets"]) <= set(TOY_DATASETS) else "fid"
+
+
+def study_targets():
+    return rules.study.output if SEARCHED else []

@@ -2,23 +2,6 @@
 # `search:` key, each objective ran as trials <objective>--t<k> (wganbench/search.py expanded them
 # when the DAG was built). These rules list the trials' hyperparameters and draw the budget curves.
 
-SEARCHED = [name for name, experiment in config["experiments"].items() if experiment.get("search")]
-STUDY_EXPERIMENTS = SEARCHED + list(RERUNS)
-
-
-def study_metric(name):
-    """The metric a searched experiment (or its rerun) is compared by: its `metric`, else FID on
-    images, W1 on points."""
-    experiment = config["experiments"][name]
-    if experiment.get("metric"):
-        return experiment["metric"]
-    return "w1" if set(experiment["datasets"]) <= set(TOY_DATASETS) else "fid"
-
-
-def study_targets():
-    return rules.study.output if SEARCHED else []
-
-
 if SEARCHED:
 
     checkpoint study_best_trials:
