@@ -227,7 +227,9 @@ def add_reruns(config: dict) -> dict[str, str]:
         if rerun in config["experiments"]:
             raise SearchError(f"config key 'experiments.{rerun}': the name is taken by the rerun of searched "
                               f"experiment {name!r}; rename the experiment")
-        config["experiments"][rerun] = {**copy.deepcopy(experiment), "search": None,
+        # the rerun's seeds train as one job per cell (an ensemble), whatever the trials did: one
+        # start-up instead of one per seed
+        config["experiments"][rerun] = {**copy.deepcopy(experiment), "search": None, "ensemble": True,
                                         "seeds": list(search["rerun_seeds"]),
                                         "description": f"each objective's best trial of {name}, again with "
                                                        f"seeds {', '.join(map(str, search['rerun_seeds']))}"}
