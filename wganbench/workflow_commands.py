@@ -43,15 +43,21 @@ def _trend_rule(pairs: list[str], rule_class: type) -> Any:
     return rule_class(**values)
 
 
+def _pairs(given: list[str], flag: str, form: str) -> dict[str, str]:
+    """``["a=b", ...]`` of a repeatable flag as a mapping; a malformed pair is one line naming the flag."""
+    found = {}
+    for pair in given:
+        key, sep, value = pair.partition("=")
+        if not sep or not key or not value:
+            raise ConfigError(f"{flag} {pair!r}: expected {form}")
+        found[key] = value
+    return found
+
+
 def _figures(args: argparse.Namespace) -> int:
     from .figures import Options, draw
 
-    metrics = {}
-    for pair in args.metric:
-        experiment, sep, metric = pair.partition("=")
-        if not sep or not experiment or not metric:
-            raise ConfigError(f"--metric {pair!r}: expected EXPERIMENT=METRIC")
-        metrics[experiment] = metric
+    metrics = _pairs(args.metric, "--metric", "EXPERIMENT=METRIC")
     print(draw(args.kind, Path(args.tables), Path(args.out), Options(experiment=args.experiment, metrics=metrics)))
     return 0
 
@@ -102,18 +108,8 @@ def _study(args: argparse.Namespace) -> int:
     runs_file = Path(args.tables) / "runs.parquet"
     if not runs_file.exists():
         raise ConfigError(f"{runs_file} does not exist; run `wganbench aggregate` first")
-    metrics = {}
-    for pair in args.metric:
-        experiment, sep, metric = pair.partition("=")
-        if not sep or not experiment or not metric:
-            raise ConfigError(f"--metric {pair!r}: expected EXPERIMENT=METRIC")
-        metrics[experiment] = metric
-    reruns = {}
-    for pair in args.rerun:
-        rerun, sep, searched = pair.partition("=")
-        if not sep or not rerun or not searched:
-            raise ConfigError(f"--rerun {pair!r}: expected RERUN_EXPERIMENT=SEARCHED_EXPERIMENT")
-        reruns[rerun] = searched
+    metrics = _pairs(args.metric, "--metric", "EXPERIMENT=METRIC")
+    reruns = _pairs(args.rerun, "--rerun", "RERUN_EXPERIMENT=SEARCHED_EXPERIMENT")
     written = write_study_tables(pd.read_parquet(runs_file), metrics, args.baseline, Path(args.out),
                                  resamples=args.resamples, seed=args.seed, reruns=reruns)
     for path in written.values():
