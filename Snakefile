@@ -12,7 +12,7 @@ from wganbench import inventory
 from wganbench.claims.catalogue import load_catalogues
 from wganbench.grid_checks import check_config_files, one_line_errors
 from wganbench.config import validate as refuse_invalid
-from wganbench.search import add_reruns, expand_searches
+from wganbench.search import add_default_reruns, add_reruns, expand_searches
 
 min_version("8.0")
 
@@ -40,6 +40,7 @@ with one_line_errors():  # a malformed claim: one line naming the file and key, 
 with one_line_errors():  # an experiment with `search:` trains each objective as trials <objective>--t<k>
     SEARCH_TRIALS = expand_searches(config, inventory.builtin_objectives())
     RERUNS = add_reruns(config)  # <experiment>-best: each objective's best trial, more seeds
+    DEFAULT_RERUNS = add_default_reruns(config)  # <experiment>-defaults: each objective's own setting, same seeds
 
 
 # The report opens on the scorecard once rule `claims` has written it (the claims table, then this

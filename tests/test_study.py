@@ -218,3 +218,100 @@ def test_spread_at_budget_picks_best_and_worst_inside_the_bootstrap(tmp_path) ->
     assert verdict.parts[0].effect == pytest.approx(np.mean(values["wgan"]) - np.mean(values["nsgan"]))
     same = {name: list(rng.uniform(3, 5, 10)) for name in values}
     assert decide_one({**spec, "objectives": list(same)}, study_runs(same), tmp_path).verdict != "reproduced"
+
+
+def rerun_runs(phases: dict[str, dict[str, list[float]]]) -> "pd.DataFrame":
+    """Runs of experiments s-defaults (trial 0) and s-best (trial 3) from {experiment: {objective: fids}}."""
+    import pandas as pd
+
+    rows = []
+    for experiment, values in phases.items():
+        trial = 0 if experiment.endswith("-defaults") else 3
+        for objective, fids in values.items():
+            for seed, fid in enumerate(fids, start=1):
+                rows.append({"experiment": experiment, "dataset": "digits", "arch": "dcgan",
+                             "objective": f"{objective}--t{trial:02d}", "seed": seed,
+                             "status": "diverged" if np.isnan(fid) else "completed", "fid": fid,
+                             "outcome_metric": "fid", "level_constant": 100.0})
+    return pd.DataFrame(rows)
+
+
+RANKING = {"rule": "ranking_differs", "experiment": "s", "dataset": "digits", "arch": "dcgan", "metric": "fid",
+           "objectives": ["nsgan", "wgan", "lsgan"], "lower_is_better": True, "at_least": 1.0}
+
+
+def test_largest_reversal_against_every_pair_by_hand() -> None:
+    from wganbench.claims.at_budget import largest_reversal
+
+    own = {"a": np.array([2.0]), "b": np.array([5.0]), "c": np.array([9.0])}
+    tuned = {"a": np.array([4.0]), "b": np.array([1.0]), "c": np.array([3.5])}
+    # leads (lower is better): own a>b by 3, a>c by 7, b>c by 4; tuned b>a by 3, c>a by 0.5, b>c by 2.5
+    # reversals: (a, b): min(3, 3) = 3; (a, c): min(7, 0.5) = 0.5; (b, c): min(4, -2.5)
+    effect, pair = largest_reversal(own, tuned, lower=True)
+    assert effect == pytest.approx(3.0) and pair.startswith("a ahead of b")
+    same = {k: v - 1.0 for k, v in own.items()}  # the same order tuned: no pair reverses, the effect is negative
+    assert largest_reversal(own, same, lower=True)[0] == pytest.approx(-3.0)
+    assert largest_reversal({k: -v for k, v in own.items()}, {k: -v for k, v in tuned.items()}, lower=False)[0] \
+        == pytest.approx(3.0)
+
+
+def test_ranking_differs_reproduced_on_a_reversal_and_contradicted_on_the_same_order(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+
+    def seeds(centre: float) -> list[float]:
+        return list(centre + rng.normal(0, 0.3, 7))
+
+    own = {"nsgan": seeds(3.0), "wgan": seeds(9.0), "lsgan": seeds(6.0)}
+    swapped = {"nsgan": seeds(4.0), "wgan": seeds(2.0), "lsgan": seeds(3.0)}  # wgan from last to first
+    verdict = decide_one(RANKING, rerun_runs({"s-defaults": own, "s-best": swapped}), tmp_path)
+    assert verdict.verdict == "reproduced", verdict.reason
+    lead_own = np.mean(own["wgan"]) - np.mean(own["nsgan"])
+    lead_tuned = np.mean(swapped["nsgan"]) - np.mean(swapped["wgan"])
+    assert verdict.parts[0].effect == pytest.approx(min(lead_own, lead_tuned))
+    assert "nsgan ahead of wgan" in verdict.parts[0].n
+    kept = {name: list(np.array(v) - 1.0) for name, v in own.items()}  # every objective better, same order
+    assert decide_one(RANKING, rerun_runs({"s-defaults": own, "s-best": kept}), tmp_path).verdict == "contradicted"
+    # a swap inside the noise decides nothing either way
+    close = {"nsgan": seeds(3.0), "wgan": seeds(3.1), "lsgan": seeds(6.0)}
+    close_tuned = {"nsgan": seeds(3.1), "wgan": seeds(3.0), "lsgan": seeds(6.0)}
+    tight = decide_one({**RANKING, "at_least": 0.05}, rerun_runs({"s-defaults": close, "s-best": close_tuned}), tmp_path)
+    assert tight.verdict == "inconclusive"
+
+
+def test_ranking_differs_counts_a_diverged_seed_as_the_constant_generator_and_needs_both_phases(tmp_path) -> None:
+    own = {"nsgan": [3.0] * 4, "wgan": [float("nan")] * 4}  # WGAN diverged under its own setting
+    tuned = {"nsgan": [3.0] * 4, "wgan": [2.0] * 4}
+    verdict = decide_one({**RANKING, "objectives": ["nsgan", "wgan"]},
+                         rerun_runs({"s-defaults": own, "s-best": tuned}), tmp_path)
+    # nsgan led by 97 (a diverged seed is the constant generator, 100), and trails by 1 after the search
+    assert verdict.parts[0].effect == pytest.approx(1.0) and "nsgan ahead of wgan" in verdict.parts[0].n
+    verdict = decide_one({**RANKING, "objectives": ["nsgan", "wgan"]}, rerun_runs({"s-best": tuned}), tmp_path)
+    assert verdict.verdict == "not run here"
+
+
+def test_rerun_table_ranks_each_phase_apart() -> None:
+    from wganbench.study_tables import BEST_PHASE, OWN_PHASE, rerun_table
+
+    runs = rerun_runs({"s-defaults": {"nsgan": [3.0, 3.2], "wgan": [float("nan"), float("nan")]},
+                       "s-best": {"nsgan": [3.0, 3.4], "wgan": [2.0, 2.2]}})
+    table = rerun_table(runs, {"s-best": "s", "s-defaults": "s"}, {"s": "fid"}, resamples=50,
+                        phases={"s-best": BEST_PHASE, "s-defaults": OWN_PHASE}).set_index(["phase", "objective"])
+    assert table.loc[(OWN_PHASE, "nsgan"), "rank"] == 1 and table.loc[(OWN_PHASE, "wgan"), "rank"] == 2
+    assert table.loc[(OWN_PHASE, "wgan"), "diverged"] == 2
+    assert table.loc[(BEST_PHASE, "wgan"), "rank"] == 1 and table.loc[(BEST_PHASE, "wgan"), "trial"] == 3
+    assert table.loc[(BEST_PHASE, "nsgan"), "mean"] == pytest.approx(3.2)
+
+
+def test_own_setting_reruns_list_trial_zero_of_every_objective_with_the_rerun_seeds() -> None:
+    from wganbench.search import SearchError, add_default_reruns, expand_searches
+
+    config = {"objectives": {}, "experiments": {"s": {
+        "datasets": ["8gaussians"], "objectives": ["nsgan", "wgan"], "archs": ["mlp"], "iterations": 10,
+        "search": {"space": "narrow", "trials": 3, "seed": 0, "rerun_seeds": [4, 5], "rerun_defaults": True}}}}
+    expand_searches(config, builtin_objectives())
+    assert add_default_reruns(config) == {"s-defaults": "s"}
+    defaults = config["experiments"]["s-defaults"]
+    assert defaults["objectives"] == ["nsgan--t00", "wgan--t00"] and defaults["seeds"] == [4, 5]
+    assert defaults["search"] is None and config["objectives"]["wgan--t00"] == builtin_objectives()["wgan"]
+    with pytest.raises(SearchError, match="experiments.s-defaults"):
+        add_default_reruns(config)

@@ -19,7 +19,8 @@ GRID = {
     "experiments": {"s": {"datasets": ["8gaussians"], "objectives": ["nsgan", "wgan-gp"], "archs": ["mlp"],
                           "iterations": 30, "metric": "w1",
                           "settings": {"mlp_hidden": 16, "batch_size": 32, "snapshot_every": 10, "sample_count": 64},
-                          "search": {"space": "narrow", "trials": 4, "seed": 3, "rerun_seeds": [5, 6]}}},
+                          "search": {"space": "narrow", "trials": 4, "seed": 3, "rerun_seeds": [5, 6],
+                                     "rerun_defaults": True}}},
     "theory": [],
     "claims": [],
     "aggregate": {"bootstrap_resamples": 100},
@@ -59,7 +60,7 @@ def test_a_searched_grid_trains_its_trials_and_draws_budget_curves(tmp_path: Pat
     comparisons = pd.read_csv(results / "tables" / "study_comparisons.csv")
     assert set(comparisons["objective"]) == {"wgan-gp"} and set(comparisons["baseline"]) == {"nsgan"}
     assert comparisons["p_better"].between(0, 1).all()
-    for figure in ("study-budget.png", "study-trials.png"):
+    for figure in ("study-budget.png", "study-trials.png", "study-rerun.png"):
         assert (results / "figures" / figure).stat().st_size > 5000
 
     # the last phase: each objective's best trial again with seeds 5 and 6, decided by the checkpoint
@@ -73,6 +74,13 @@ def test_a_searched_grid_trains_its_trials_and_draws_budget_curves(tmp_path: Pat
             == ["seed5", "seed6"]
     rerun = pd.read_csv(results / "tables" / "study_rerun.csv")
     assert set(rerun["objective"]) == {"nsgan", "wgan-gp"} and (rerun["seeds"] == 2).all()
+    # and each objective's own setting (trial 0) with the same seeds: the ranking under the papers' settings
+    assert sorted(p.name for p in (results / "runs" / "s-defaults" / "8gaussians").iterdir()) == ["nsgan--t00",
+                                                                                                   "wgan-gp--t00"]
+    own = rerun[rerun["phase"] == "own setting"].set_index("objective")
+    assert (own["trial"] == 0).all() and sorted(own["rank"]) == [1, 2]
+    w1 = runs.reset_index().query("experiment == 's-defaults' and objective == 'nsgan--t00'")["w1"]
+    assert own.loc["nsgan", "mean"] == pytest.approx(w1.mean())
 
 
 def test_a_bad_search_space_stops_snakemake_with_one_line_naming_the_key(tmp_path: Path) -> None:

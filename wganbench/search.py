@@ -235,3 +235,30 @@ def add_reruns(config: dict) -> dict[str, str]:
                                                        f"seeds {', '.join(map(str, search['rerun_seeds']))}"}
         reruns[rerun] = name
     return reruns
+
+
+DEFAULTS_SUFFIX = "-defaults"
+
+
+def add_default_reruns(config: dict) -> dict[str, str]:
+    """For each searched experiment with ``rerun_seeds`` and ``rerun_defaults``, an experiment
+    ``<name>-defaults``: trial 0 of every objective (its own, published setting) trained with the rerun
+    seeds. The ranking under the papers' settings is then measured as the tuned ranking is (same
+    seeds, same cells), so the two can be compared. Call after `expand_searches`. Returns defaults
+    experiment -> searched experiment."""
+    defaults = {}
+    for name, experiment in list(config["experiments"].items()):
+        search = experiment.get("search") or {}
+        if not (search.get("rerun_seeds") and search.get("rerun_defaults")):
+            continue
+        rerun = f"{name}{DEFAULTS_SUFFIX}"
+        if rerun in config["experiments"]:
+            raise SearchError(f"config key 'experiments.{rerun}': the name is taken by the own-settings rerun of "
+                              f"searched experiment {name!r}; rename the experiment")
+        own = [trial for trial in experiment["objectives"] if base_objective(trial)[1] == 0]
+        config["experiments"][rerun] = {**copy.deepcopy(experiment), "search": None, "ensemble": True,
+                                        "objectives": own, "seeds": list(search["rerun_seeds"]),
+                                        "description": f"every objective's own setting (trial 0) of {name}, again "
+                                                       f"with seeds {', '.join(map(str, search['rerun_seeds']))}"}
+        defaults[rerun] = name
+    return defaults

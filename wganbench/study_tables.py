@@ -124,14 +124,17 @@ def comparisons(trials: pd.DataFrame, baseline: str, resamples: int = 1000, seed
 
 
 def write_study_tables(runs: pd.DataFrame, metrics: dict[str, str], baseline: str, out: Path,
-                       resamples: int = 1000, seed: int = 0, reruns: dict[str, str] | None = None) -> dict[str, Path]:
+                       resamples: int = 1000, seed: int = 0, reruns: dict[str, str] | None = None,
+                       defaults: dict[str, str] | None = None) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
-    reruns = reruns or {}
-    searched = runs[~runs["experiment"].isin(list(reruns))]
+    reruns, defaults = reruns or {}, defaults or {}
+    searched = runs[~runs["experiment"].isin([*reruns, *defaults])]
     trials = trial_values(searched, metrics)
     written = {"trials": out / "study_trials.csv", "budget": out / "study_budget_curves.csv",
                "comparisons": out / "study_comparisons.csv", "rerun": out / "study_rerun.csv"}
-    rerun_table(runs, reruns, metrics, resamples=resamples, seed=seed).to_csv(written["rerun"], index=False)
+    phases = {**{rerun: BEST_PHASE for rerun in reruns}, **{rerun: OWN_PHASE for rerun in defaults}}
+    rerun_table(runs, {**reruns, **defaults}, metrics, resamples=resamples, seed=seed,
+                phases=phases).to_csv(written["rerun"], index=False)
     trials.to_csv(written["trials"], index=False)
     budget_curves(trials, resamples=resamples, seed=seed).to_csv(written["budget"], index=False)
     comparisons(trials, baseline, resamples=resamples, seed=seed).to_csv(written["comparisons"], index=False)
@@ -165,13 +168,20 @@ def best_trials(run_dirs: list[Path], metric: str) -> pd.DataFrame:
     return pd.DataFrame(best, columns=[*GROUP, "metric", "best_trial", "trial", "value"])
 
 
+BEST_PHASE = "best trial"  # the protocol's last phase: each objective's best trial, more seeds
+OWN_PHASE = "own setting"  # trial 0 (each objective's published setting) with the same seeds
+
+
 def rerun_table(runs: pd.DataFrame, reruns: dict[str, str], metrics: dict[str, str], confidence: float = 0.95,
-                resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """The protocol's last phase: each objective's best trial trained again with more seeds — its
-    mean metric with a percentile bootstrap interval over seeds, and how many seeds diverged."""
+                resamples: int = 1000, seed: int = 0, phases: dict[str, str] | None = None) -> pd.DataFrame:
+    """Trials trained again with more seeds: each objective's best trial (the protocol's last phase)
+    and, where the study asks, its own setting. Per phase and cell: the mean metric with a percentile
+    bootstrap interval over seeds, how many seeds diverged, and the objective's rank (1 = best; a
+    cell where every seed diverged ranks last)."""
     rows = []
     rng = np.random.default_rng(seed)
     tail = (1 - confidence) / 2
+    phases = phases or {}
     for rerun, searched in reruns.items():
         metric = metrics.get(rerun) or metrics.get(searched)
         chosen = runs[runs["experiment"] == rerun]
@@ -184,8 +194,16 @@ def rerun_table(runs: pd.DataFrame, reruns: dict[str, str], metrics: dict[str, s
                 low, high = np.quantile(draws, [tail, 1 - tail])
             else:
                 low = high = np.nan
-            rows.append({"experiment": searched, "dataset": dataset, "arch": arch, "objective": objective,
-                         "trial": trial, "metric": metric, "seeds": len(group), "diverged": len(group) - len(values),
+            rows.append({"experiment": searched, "phase": phases.get(rerun, BEST_PHASE), "dataset": dataset,
+                         "arch": arch, "objective": objective, "trial": trial, "metric": metric,
+                         "seeds": len(group), "diverged": len(group) - len(values),
                          "mean": float(values.mean()) if len(values) else np.nan, "low": float(low), "high": float(high)})
-    return pd.DataFrame(rows, columns=["experiment", "dataset", "arch", "objective", "trial", "metric", "seeds",
-                                       "diverged", "mean", "low", "high"])
+    columns = ["experiment", "phase", "dataset", "arch", "objective", "trial", "metric", "seeds", "diverged", "mean",
+               "low", "high", "rank"]
+    table = pd.DataFrame(rows, columns=columns[:-1])
+    if table.empty:
+        return pd.DataFrame(columns=columns)
+    signed = table["mean"] * np.where(table["metric"].map(lower_is_better), 1.0, -1.0)
+    table["rank"] = signed.fillna(np.inf).groupby([table["experiment"], table["phase"], table["dataset"],
+                                                   table["arch"]]).rank(method="min").astype(int)
+    return table

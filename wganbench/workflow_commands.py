@@ -102,7 +102,7 @@ def _claims(args: argparse.Namespace) -> int:
 def _study(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .study_figures import budget_figure, trials_figure
+    from .study_figures import budget_figure, rerun_figure, trials_figure
     from .study_tables import write_study_tables
 
     runs_file = Path(args.tables) / "runs.parquet"
@@ -110,12 +110,14 @@ def _study(args: argparse.Namespace) -> int:
         raise ConfigError(f"{runs_file} does not exist; run `wganbench aggregate` first")
     metrics = _pairs(args.metric, "--metric", "EXPERIMENT=METRIC")
     reruns = _pairs(args.rerun, "--rerun", "RERUN_EXPERIMENT=SEARCHED_EXPERIMENT")
+    defaults = _pairs(args.defaults, "--defaults", "DEFAULTS_EXPERIMENT=SEARCHED_EXPERIMENT")
     written = write_study_tables(pd.read_parquet(runs_file), metrics, args.baseline, Path(args.out),
-                                 resamples=args.resamples, seed=args.seed, reruns=reruns)
+                                 resamples=args.resamples, seed=args.seed, reruns=reruns, defaults=defaults)
     for path in written.values():
         print(path)
     print(budget_figure(pd.read_csv(written["budget"]), Path(args.budget_figure)))
     print(trials_figure(pd.read_csv(written["trials"]), Path(args.trials_figure)))
+    print(rerun_figure(pd.read_csv(written["rerun"]), Path(args.rerun_figure)))
     return 0
 
 
@@ -174,9 +176,13 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     study.add_argument("--baseline", default="nsgan", help="objective every other one is compared with")
     study.add_argument("--rerun", action="append", default=[], metavar="RERUN=SEARCHED",
                        help="an experiment that reran the searched one's best trials with more seeds")
+    study.add_argument("--defaults", action="append", default=[], metavar="DEFAULTS=SEARCHED",
+                       help="an experiment that reran the searched one's trial 0 (each objective's own setting) "
+                            "with the rerun seeds")
     study.add_argument("--out", default="results/tables", help="folder for study_*.csv")
     study.add_argument("--budget-figure", default="results/figures/study-budget.png")
     study.add_argument("--trials-figure", default="results/figures/study-trials.png")
+    study.add_argument("--rerun-figure", default="results/figures/study-rerun.png")
     study.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
     study.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     study.set_defaults(func=_study)

@@ -337,7 +337,7 @@ RESOLVED_CELLS = check_grid()
 # --- equal-budget studies (workflow/rules/study.smk) ---------------------------------------------
 
 SEARCHED = [name for name, experiment in config["experiments"].items() if experiment.get("search")]
-STUDY_EXPERIMENTS = SEARCHED + list(RERUNS)
+STUDY_EXPERIMENTS = SEARCHED + list(RERUNS) + list(DEFAULT_RERUNS)
 
 
 def study_metric(name):

@@ -68,9 +68,16 @@ if SEARCHED:
                 caption="../report/study-trials.rst",
                 labels={"figure": "trial distribution"},
             ),
+            rerun_figure=report(
+                "results/figures/study-rerun.png",
+                category="Study",
+                caption="../report/study-rerun.rst",
+                labels={"figure": "own setting against best trial"},
+            ),
         params:
             metrics=[part for name in STUDY_EXPERIMENTS for part in ("--metric", f"{name}={study_metric(name)}")],
             reruns=[part for rerun, name in RERUNS.items() for part in ("--rerun", f"{rerun}={name}")],
+            defaults=[part for rerun, name in DEFAULT_RERUNS.items() for part in ("--defaults", f"{rerun}={name}")],
             baseline=config["aggregate"]["baseline"],
             resamples=config["aggregate"]["bootstrap_resamples"],
             seed=config["aggregate"]["seed"],
@@ -85,8 +92,8 @@ if SEARCHED:
         conda:
             "../../environment.yml"
         shell:
-            "wganbench study --tables \"$(dirname {input.runs:q})\" {params.metrics:q} {params.reruns:q}"
+            "wganbench study --tables \"$(dirname {input.runs:q})\" {params.metrics:q} {params.reruns:q} {params.defaults:q}"
             " --baseline {params.baseline:q}"
             " --out \"$(dirname {output.trials:q})\" --budget-figure {output.budget_figure:q}"
-            " --trials-figure {output.trials_figure:q} --resamples {params.resamples:q} --seed {params.seed:q}"
+            " --trials-figure {output.trials_figure:q} --rerun-figure {output.rerun_figure:q} --resamples {params.resamples:q} --seed {params.seed:q}"
             " > {log:q} 2>&1"
