@@ -12,6 +12,7 @@ from wganbench import inventory
 from wganbench.claims.catalogue import load_catalogues
 from wganbench.grid_checks import check_config_files, one_line_errors
 from wganbench.config import validate as refuse_invalid
+from wganbench.extends import resolve_extensions
 from wganbench.search import add_default_reruns, add_reruns, expand_searches
 
 min_version("8.0")
@@ -33,6 +34,8 @@ if not workflow.overwrite_configfiles:
 with one_line_errors():
     if workflow.is_main_process:
         check_config_files(workflow.configfiles)
+    # `extends: <experiment>`: more seeds of some objectives, every other key the parent's
+    EXTENSIONS = resolve_extensions(config)
     refuse_invalid(copy.deepcopy(config))
 validate(config, "workflow/schemas/config.schema.yaml")
 with one_line_errors():  # a malformed claim: one line naming the file and key, before any job

@@ -426,6 +426,22 @@ def test_a_fails_claim_needs_a_positive_control_that_learns(tmp_path: Path) -> N
     assert verdict.verdict == "inconclusive" and "still improving" in verdict.reason
 
 
+def test_a_claim_its_control_blocks_is_untested_and_leaves_the_multiplicity_family(tmp_path: Path) -> None:
+    """A claim decided only where its positive control learns was not tested where the control
+    fails: it must not dilute the Benjamini-Hochberg correction of the claims that were."""
+    runs = with_outcomes({("good", "a"): ["learned"] * 7, ("bad", "a"): ["failed to learn"] * 7,
+                          ("good", "b"): ["failed to learn"] * 7, ("bad", "b"): ["failed to learn"] * 7})
+    tested = claim(LEARNS, id="tested")
+    blocked = claim({**FAILS, "arch": "b", "control": "good"}, id="blocked")
+    alone = decide([tested], tables(runs, tmp_path), alpha=0.05)[0]
+    together = {v.claim.id: v for v in decide([tested, blocked], tables(runs, tmp_path), alpha=0.05)}
+    assert together["blocked"].verdict == "inconclusive" and together["blocked"].p_for is None
+    assert together["tested"].q_for == pytest.approx(alone.q_for)
+    ordered = claim({**ORDER, "arch": "b", "control": "good"}, id="ordered")
+    (verdict,) = decide([ordered], tables(runs, tmp_path), alpha=0.05)
+    assert verdict.verdict == "inconclusive" and verdict.p_for is None and verdict.p_against is None
+
+
 def test_an_ordering_whose_loser_still_improves_is_not_decided(tmp_path: Path) -> None:
     runs = with_outcomes({("good", "a"): ["learned"] * 7, ("bad", "a"): ["still improving"] * 7})
     (order,) = decide([claim(ORDER)], tables(runs, tmp_path), alpha=0.05)

@@ -286,20 +286,60 @@ def test_ranking_differs_counts_a_diverged_seed_as_the_constant_generator_and_ne
     # nsgan led by 97 (a diverged seed is the constant generator, 100), and trails by 1 after the search
     assert verdict.parts[0].effect == pytest.approx(1.0) and "nsgan ahead of wgan" in verdict.parts[0].n
     verdict = decide_one({**RANKING, "objectives": ["nsgan", "wgan"]}, rerun_runs({"s-best": tuned}), tmp_path)
-    assert verdict.verdict == "not run here"
+    assert verdict.verdict == "inconclusive" and "no reruns of nsgan (own setting), wgan (own setting)" in verdict.reason
+    assert decide_one(RANKING, rerun_runs({}), tmp_path).verdict == "not run here"
+
+
+def test_ranking_differs_does_not_find_a_reversal_in_noise(tmp_path) -> None:
+    """Six identical objectives, identical in both phases: the largest of 30 noisy pair reversals is
+    biased upwards, and choosing it inside the bootstrap would call it a finding (the first version
+    did, in 40% of such grids at this noise)."""
+    names = ["nsgan", "gan", "lsgan", "wgan", "wgan-gp", "dragan"]
+    for trial in range(8):
+        rng = np.random.default_rng(100 + trial)
+        phases = {phase: {o: list(3.0 + rng.normal(0, 5.0, 7)) for o in names} for phase in ("s-defaults", "s-best")}
+        verdict = decide_one({**RANKING, "objectives": names}, rerun_runs(phases), tmp_path)
+        assert verdict.verdict != "reproduced", (trial, verdict.parts[0].effect, verdict.parts[0].ci_low)
+
+
+def test_ranking_differs_needs_seeds_and_every_objective_in_both_phases(tmp_path) -> None:
+    one_seed = {"s-defaults": {"nsgan": [3.0], "wgan": [9.0], "lsgan": [6.0]},
+                "s-best": {"nsgan": [4.0], "wgan": [2.0], "lsgan": [3.0]}}
+    verdict = decide_one(RANKING, rerun_runs(one_seed), tmp_path)
+    assert verdict.verdict == "inconclusive" and "fewer than 3 seeds" in verdict.reason
+    partial = {"s-defaults": {"nsgan": [3.0] * 4, "wgan": [9.0] * 4, "lsgan": [6.0] * 4},
+               "s-best": {"nsgan": [4.0] * 4, "wgan": [2.0] * 4}}
+    verdict = decide_one(RANKING, rerun_runs(partial), tmp_path)
+    assert verdict.verdict == "inconclusive" and "lsgan (best trial)" in verdict.reason
+
+
+def test_ranking_differs_without_a_constant_level_counts_a_diverged_seed_as_the_worst_completed(tmp_path) -> None:
+    """On 8 Gaussians the outcome metric is the mode count, not W1: a diverged seed has no constant
+    level on W1 and counts as the cell's worst completed seed, never as a missing value."""
+    runs = rerun_runs({"s-defaults": {"nsgan": [3.0] * 5, "wgan": [5.0] * 5},
+                       "s-best": {"nsgan": [3.0, 3.0, float("nan"), float("nan"), float("nan")], "wgan": [4.0] * 5}})
+    runs["outcome_metric"] = "modes_covered"
+    verdict = decide_one({**RANKING, "objectives": ["nsgan", "wgan"]}, runs, tmp_path)
+    # nsgan's tuned seeds: 3, 3 and three at the worst completed value (5): mean 4.2, behind wgan's 4 by 0.2;
+    # it led by 2 under the own settings: the reversal is min(2, 0.2)
+    assert verdict.parts[0].effect == pytest.approx(0.2)
+    assert "3 diverged or failed, counted at 5" in verdict.parts[0].n
 
 
 def test_rerun_table_ranks_each_phase_apart() -> None:
     from wganbench.study_tables import BEST_PHASE, OWN_PHASE, rerun_table
 
     runs = rerun_runs({"s-defaults": {"nsgan": [3.0, 3.2], "wgan": [float("nan"), float("nan")]},
-                       "s-best": {"nsgan": [3.0, 3.4], "wgan": [2.0, 2.2]}})
+                       "s-best": {"nsgan": [3.0, 3.4], "wgan": [2.0, 2.2], "lsgan": [1.0, float("nan")]}})
     table = rerun_table(runs, {"s-best": "s", "s-defaults": "s"}, {"s": "fid"}, resamples=50,
                         phases={"s-best": BEST_PHASE, "s-defaults": OWN_PHASE}).set_index(["phase", "objective"])
     assert table.loc[(OWN_PHASE, "nsgan"), "rank"] == 1 and table.loc[(OWN_PHASE, "wgan"), "rank"] == 2
     assert table.loc[(OWN_PHASE, "wgan"), "diverged"] == 2
     assert table.loc[(BEST_PHASE, "wgan"), "rank"] == 1 and table.loc[(BEST_PHASE, "wgan"), "trial"] == 3
     assert table.loc[(BEST_PHASE, "nsgan"), "mean"] == pytest.approx(3.2)
+    # lsgan's completed seed is the best, but its diverged one counts at the constant level (100): last
+    assert table.loc[(BEST_PHASE, "lsgan"), "mean"] == pytest.approx(1.0)
+    assert table.loc[(BEST_PHASE, "lsgan"), "rank"] == 3
 
 
 def test_own_setting_reruns_list_trial_zero_of_every_objective_with_the_rerun_seeds() -> None:

@@ -379,12 +379,29 @@ def runs_html(runs: pd.DataFrame) -> str:
             f"<p>{len(runs)} runs: {head}</p>{styled.to_html()}</body></html>")
 
 
+def fold_experiments(runs: pd.DataFrame, folds: dict[str, str]) -> pd.DataFrame:
+    """Runs of extending experiments listed under their parents (wganbench/extends.py); a run key
+    that would then appear twice is a configuration error, named."""
+    if not folds or runs.empty:
+        return runs
+    runs = runs.assign(experiment=runs["experiment"].replace(folds))
+    keys = ["experiment", "dataset", "objective", "arch", "seed"]
+    twice = runs[runs.duplicated(keys, keep=False)]
+    if len(twice):
+        first = twice.iloc[0]
+        raise ConfigError(f"--fold: run {'/'.join(str(first[k]) for k in keys)} comes from two experiments "
+                          f"({', '.join(sorted(set(twice['run_dir'].map(lambda d: Path(d).parts[-5]))))}); "
+                          "an extending experiment must add seeds its parent does not train")
+    return runs
+
+
 def aggregate(run_dirs: Iterable[Path], runs_root: Path, out: Path, settings: Settings,
-              benchmarks_root: Path | None = None, level_files: Iterable[Path] = ()) -> list[Path]:
+              benchmarks_root: Path | None = None, level_files: Iterable[Path] = (),
+              folds: dict[str, str] | None = None) -> list[Path]:
     """Write runs, summary, levels and curves tables (and runs.html) into ``out``."""
     levels = read_levels(level_files)
     thresholds = thresholds_of(levels)
-    runs = collect_runs(run_dirs, runs_root, benchmarks_root, thresholds)
+    runs = fold_experiments(collect_runs(run_dirs, runs_root, benchmarks_root, thresholds), folds or {})
     curves = collect_curves(runs)
     runs = add_trends(runs, curves, thresholds, settings.still_improving)
     written = write_parquet_and_csv(runs, out, "runs")

@@ -98,7 +98,8 @@ def rerun_figure(rerun: pd.DataFrame, out: Path) -> Path:
     fig, axes = plt.subplots(1, max(len(cells), 1), figsize=(PANEL * max(len(cells), 1) + 1.8, PANEL + 0.4),
                              squeeze=False)
     phases = [p for p in ("own setting", "best trial") if p in set(rerun.get("phase", pd.Series(dtype=str)))]
-    palette = dict(zip(sorted(rerun["objective"].unique()) if len(rerun) else [], sns.color_palette("tab10")))
+    names = sorted(rerun["objective"].unique()) if len(rerun) else []
+    palette = dict(zip(names, sns.color_palette("tab10" if len(names) <= 10 else "husl", max(len(names), 1))))
     for ax, (experiment, dataset, arch) in zip(axes[0], cells):
         cell = rerun[(rerun["experiment"] == experiment) & (rerun["dataset"] == dataset) & (rerun["arch"] == arch)]
         for objective, group in cell.groupby("objective"):

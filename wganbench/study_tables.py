@@ -175,10 +175,11 @@ OWN_PHASE = "own setting"  # trial 0 (each objective's published setting) with t
 def rerun_table(runs: pd.DataFrame, reruns: dict[str, str], metrics: dict[str, str], confidence: float = 0.95,
                 resamples: int = 1000, seed: int = 0, phases: dict[str, str] | None = None) -> pd.DataFrame:
     """Trials trained again with more seeds: each objective's best trial (the protocol's last phase)
-    and, where the study asks, its own setting. Per phase and cell: the mean metric with a percentile
-    bootstrap interval over seeds, how many seeds diverged, and the objective's rank (1 = best; a
-    cell where every seed diverged ranks last)."""
-    rows = []
+    and, where the study asks, its own setting. Per phase and cell: the mean metric of the completed
+    seeds with a percentile bootstrap interval, how many seeds diverged, and the objective's rank
+    (1 = best) by its mean with diverged seeds counted at the constant generator's level (else the
+    cell's worst completed seed), as the ranking claim counts them."""
+    rows, seeds_of = [], []
     rng = np.random.default_rng(seed)
     tail = (1 - confidence) / 2
     phases = phases or {}
@@ -187,23 +188,36 @@ def rerun_table(runs: pd.DataFrame, reruns: dict[str, str], metrics: dict[str, s
         chosen = runs[runs["experiment"] == rerun]
         for (dataset, arch, name), group in chosen.groupby(["dataset", "arch", "objective"]):
             objective, trial = base_objective(name)
-            values = group.loc[group["status"] == "completed", metric].to_numpy(dtype=float)
-            values = values[np.isfinite(values)]
+            raw = group[metric].astype(float).where(group["status"] == "completed").to_numpy()
+            values = raw[np.isfinite(raw)]
             if len(values):
                 draws = [rng.choice(values, len(values)).mean() for _ in range(resamples)]
                 low, high = np.quantile(draws, [tail, 1 - tail])
             else:
                 low = high = np.nan
+            same = "outcome_metric" in group and (group["outcome_metric"] == metric).all()
+            level = group["level_constant"].dropna() if same and "level_constant" in group else pd.Series(dtype=float)
             rows.append({"experiment": searched, "phase": phases.get(rerun, BEST_PHASE), "dataset": dataset,
                          "arch": arch, "objective": objective, "trial": trial, "metric": metric,
                          "seeds": len(group), "diverged": len(group) - len(values),
                          "mean": float(values.mean()) if len(values) else np.nan, "low": float(low), "high": float(high)})
+            seeds_of.append((raw, float(level.iloc[0]) if len(level) else np.nan))
     columns = ["experiment", "phase", "dataset", "arch", "objective", "trial", "metric", "seeds", "diverged", "mean",
                "low", "high", "rank"]
     table = pd.DataFrame(rows, columns=columns[:-1])
     if table.empty:
         return pd.DataFrame(columns=columns)
-    signed = table["mean"] * np.where(table["metric"].map(lower_is_better), 1.0, -1.0)
-    table["rank"] = signed.fillna(np.inf).groupby([table["experiment"], table["phase"], table["dataset"],
-                                                   table["arch"]]).rank(method="min").astype(int)
+    cell = ["experiment", "phase", "dataset", "arch"]
+    lower = table["metric"].map(lower_is_better).to_numpy()
+    scores = np.full(len(table), np.nan)
+    for _, index in table.groupby(cell).groups.items():
+        index = list(index)
+        completed = np.concatenate([seeds_of[i][0][np.isfinite(seeds_of[i][0])] for i in index])
+        worst_completed = (completed.max() if lower[index[0]] else completed.min()) if len(completed) else np.nan
+        for i in index:
+            raw, level = seeds_of[i]
+            fill = level if np.isfinite(level) else worst_completed
+            filled = np.where(np.isfinite(raw), raw, fill)
+            scores[i] = (1.0 if lower[i] else -1.0) * float(np.mean(filled)) if np.isfinite(filled).all() else np.inf
+    table["rank"] = pd.Series(scores).groupby([table[c] for c in cell]).rank(method="min").astype(int)
     return table

@@ -22,8 +22,10 @@ def _aggregate(args: argparse.Namespace) -> int:
     missing = [d for d in args.run_dirs if not (Path(d) / "config.yaml").exists()]
     if missing:
         raise ConfigError(f"run folder {missing[0]} has no config.yaml; train it first")
+    folds = _pairs(args.fold, "--fold", "EXTENDING_EXPERIMENT=PARENT_EXPERIMENT")
     for path in aggregate([Path(d) for d in args.run_dirs], Path(args.runs_root), Path(args.out), settings,
-                          Path(args.benchmarks) if args.benchmarks else None, [Path(p) for p in args.levels]):
+                          Path(args.benchmarks) if args.benchmarks else None, [Path(p) for p in args.levels],
+                          folds=folds):
         print(path)
     return 0
 
@@ -149,6 +151,8 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
                      help="reference levels (`wganbench evaluate-levels`) that decide each run's outcome")
     agg.add_argument("--still-improving", action="append", default=[], metavar="KEY=VALUE",
                      help="the still-improving rule (window, min_points, confidence, min_gain; wganbench/trend.py)")
+    agg.add_argument("--fold", action="append", default=[], metavar="CHILD=PARENT",
+                     help="list an extending experiment's runs under its parent (config key `extends`)")
     agg.set_defaults(func=_aggregate)
 
     claims = sub.add_parser("claims", help="decide the claims catalogue against results/tables: the scorecard")

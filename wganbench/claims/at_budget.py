@@ -27,7 +27,7 @@ import pandas as pd
 from ..search import DEFAULTS_SUFFIX, RERUN_SUFFIX, base_objective
 from ..study import expected_best_of_k
 from ..study_tables import trial_values, worst_of
-from .rules import CONTRADICTED, INCONCLUSIVE, REPRODUCED, RULES, Evidence, Tables, not_run, side_of
+from .rules import CONTRADICTED, INCONCLUSIVE, MIN_SEEDS, REPRODUCED, RULES, Evidence, Tables, not_run, side_of
 
 
 def _trials(spec: dict[str, Any], tables: Tables) -> pd.DataFrame:
@@ -119,8 +119,8 @@ def spread_at_budget(spec: dict[str, Any], tables: Tables) -> Evidence:
 
 
 def _seed_values(spec: dict[str, Any], tables: Tables, experiment: str) -> dict[str, np.ndarray]:
-    """Objective -> its seeds' metric values in one rerun experiment's cell; a seed that diverged or
-    failed takes the constant generator's level on the metric (it found nothing), else stays NaN."""
+    """Objective -> its seeds' metric values in one rerun experiment's cell; NaN where a seed diverged
+    or failed (`fill_diverged` decides what that counts as)."""
     runs = tables.runs
     if runs.empty:
         return {}
@@ -128,30 +128,53 @@ def _seed_values(spec: dict[str, Any], tables: Tables, experiment: str) -> dict[
     found = {}
     for name, group in cell.groupby("objective"):
         objective = base_objective(name)[0]
-        if objective not in spec["objectives"] or spec["metric"] not in group:
-            continue
-        values = group[spec["metric"]].astype(float).where(group["status"] == "completed")
-        same = "outcome_metric" in group and (group["outcome_metric"] == spec["metric"]).all()
-        worst = group["level_constant"].dropna() if same and "level_constant" in group else pd.Series(dtype=float)
-        found[objective] = values.fillna(float(worst.iloc[0]) if len(worst) else np.nan).to_numpy()
+        if objective in spec["objectives"] and spec["metric"] in group:
+            found[objective] = group[spec["metric"]].astype(float).where(group["status"] == "completed").to_numpy()
     return found
 
 
-def largest_reversal(own: dict[str, np.ndarray], tuned: dict[str, np.ndarray], lower: bool) -> tuple[float, str]:
-    """max over ordered pairs (A, B) of min(A's lead over B under own settings, B's lead over A tuned),
-    leads in metric units (positive = better); with the pair it comes from."""
+def fill_diverged(spec: dict[str, Any], tables: Tables, phases: list[dict[str, np.ndarray]]) -> float | None:
+    """What a seed that diverged or failed counts as: the constant generator's level on the metric
+    (it found nothing), else the worst completed seed of the cell in either phase (as `worst_of`
+    does for trials); None when no seed completed."""
+    runs = tables.runs
+    cell = runs[(runs["dataset"] == spec["dataset"]) & (runs["arch"] == spec["arch"])] if not runs.empty else runs
+    same = cell[cell["outcome_metric"] == spec["metric"]] if "outcome_metric" in cell else cell.iloc[0:0]
+    level = same["level_constant"].dropna() if "level_constant" in same else pd.Series(dtype=float)
+    if len(level):
+        return float(level.iloc[0])
+    finite = np.concatenate([v[np.isfinite(v)] for phase in phases for v in phase.values()] or [np.array([])])
+    if not len(finite):
+        return None
+    return float(finite.max() if spec["lower_is_better"] else finite.min())
+
+
+def pair_reversals(own: dict[str, np.ndarray], tuned: dict[str, np.ndarray], names: list[str],
+                   lower: bool) -> np.ndarray:
+    """For each ordered pair (A, B) of ``names``: min(A's lead over B under own settings, B's lead over
+    A after the search), leads in metric units (positive = better). Positive: the pair reversed."""
     sign = -1.0 if lower else 1.0
-    mean_own = {o: sign * float(np.mean(v)) for o, v in own.items()}
-    mean_tuned = {o: sign * float(np.mean(v)) for o, v in tuned.items()}
-    best, pair = -np.inf, ""
-    for a in mean_own:
-        for b in mean_own:
-            if a == b:
-                continue
-            value = min(mean_own[a] - mean_own[b], mean_tuned[b] - mean_tuned[a])
-            if value > best:
-                best, pair = value, f"{a} ahead of {b} under their own settings, behind after the search"
-    return float(best), pair
+    own_mean = np.array([sign * float(np.mean(own[o])) for o in names])
+    tuned_mean = np.array([sign * float(np.mean(tuned[o])) for o in names])
+    lead_own = own_mean[:, None] - own_mean[None, :]
+    lead_tuned = tuned_mean[None, :] - tuned_mean[:, None]  # B's lead over A, for row A and column B
+    found = np.minimum(lead_own, lead_tuned)
+    return found[~np.eye(len(names), dtype=bool)]
+
+
+def ordered_pairs(names: list[str]) -> list[tuple[str, str]]:
+    return [(a, b) for a in names for b in names if a != b]
+
+
+def largest_reversal(own: dict[str, np.ndarray], tuned: dict[str, np.ndarray], lower: bool) -> tuple[float, str]:
+    """The largest pair reversal, and which pair it is."""
+    names = sorted(own)
+    values = pair_reversals(own, tuned, names, lower)
+    best = int(np.argmax(values))
+    a, b = ordered_pairs(names)[best]
+    if values[best] > 0:
+        return float(values[best]), f"{a} ahead of {b} under their own settings, behind after the search"
+    return float(values[best]), f"no pair reverses; closest: {a} and {b}"
 
 
 def kendall_tau(own: dict[str, np.ndarray], tuned: dict[str, np.ndarray]) -> float:
@@ -164,27 +187,59 @@ def kendall_tau(own: dict[str, np.ndarray], tuned: dict[str, np.ndarray]) -> flo
 
 @RULES.register("ranking_differs")
 def ranking_differs(spec: dict[str, Any], tables: Tables) -> Evidence:
-    """The largest reversal between the own-settings and the tuned rankings (module docstring), with a
-    bootstrap over each objective's seeds in each phase."""
-    own = _seed_values(spec, tables, f"{spec['experiment']}{DEFAULTS_SUFFIX}")
-    tuned = _seed_values(spec, tables, f"{spec['experiment']}{RERUN_SUFFIX}")
-    shared = sorted(set(own) & set(tuned))
-    if len(shared) < 2:
-        return not_run(f"reruns of {', '.join(spec['objectives'])} in {spec['experiment']}{DEFAULTS_SUFFIX} and "
-                       f"{spec['experiment']}{RERUN_SUFFIX} (search.rerun_seeds with rerun_defaults: true)")
-    own, tuned = {o: own[o] for o in shared}, {o: tuned[o] for o in shared}
-    lower = bool(spec["lower_is_better"])
+    """The largest reversal between the own-setting and the tuned rankings (module docstring).
+
+    Each ordered pair is its own test: "reproduced" needs one pair whose reversal is above the margin
+    at a Bonferroni-adjusted level over the n(n-1) pairs (the largest of many noisy pairs is biased
+    upwards, so the pair is never chosen inside the bootstrap); "contradicted" needs every pair below
+    the margin (an intersection-union test: no adjustment). The bootstrap resamples each objective's
+    seeds in each phase; the phases share seeds but are resampled independently (conservative)."""
+    own_name, tuned_name = f"{spec['experiment']}{DEFAULTS_SUFFIX}", f"{spec['experiment']}{RERUN_SUFFIX}"
+    own, tuned = _seed_values(spec, tables, own_name), _seed_values(spec, tables, tuned_name)
+    if not own and not tuned:
+        return not_run(f"reruns of {', '.join(spec['objectives'])} in {own_name} and {tuned_name} "
+                       "(search.rerun_seeds with rerun_defaults: true)")
+    word = "at least" if "at_least" in spec else "at most"
+    margin = float(spec.get("at_least", spec.get("at_most")))
+    bound = f"largest reversal between own-setting and tuned rankings: {word} {margin:g} {spec['metric']}"
+    missing = [f"{o} ({phase})" for o in spec["objectives"] for phase, found in (("own setting", own), ("best trial", tuned))
+               if o not in found]
+    minimum = int(spec.get("min_seeds", MIN_SEEDS))
+    few = [o for o in spec["objectives"] if o in own and o in tuned and min(len(own[o]), len(tuned[o])) < minimum]
+    if missing or few:
+        why = f"no reruns of {', '.join(missing)}" if missing else f"fewer than {minimum} seeds of {', '.join(few)}"
+        return Evidence(INCONCLUSIVE, threshold=bound, n=f"{len(spec['objectives'])} objectives", sampled=True,
+                        reason=f"cells missing: {why}")
+    worst = fill_diverged(spec, tables, [own, tuned])
+    if worst is None:
+        return Evidence(INCONCLUSIVE, threshold=bound, sampled=True, reason="cells missing: no rerun seed completed")
+    own = {o: np.where(np.isfinite(v), v, worst) for o, v in own.items()}
+    tuned = {o: np.where(np.isfinite(v), v, worst) for o, v in tuned.items()}
+    names, lower = sorted(own), bool(spec["lower_is_better"])
     effect, pair = largest_reversal(own, tuned, lower)
     rng = np.random.default_rng(tables.seed)
 
     def resample(side: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {o: rng.choice(v, len(v)) for o, v in side.items()}
 
-    draws = np.array([largest_reversal(resample(own), resample(tuned), lower)[0] for _ in range(tables.resamples)])
-    word = "at least" if "at_least" in spec else "at most"
-    margin = spec.get("at_least", spec.get("at_most"))
+    draws = np.array([pair_reversals(resample(own), resample(tuned), names, lower) for _ in range(tables.resamples)])
+    pairs, tail = draws.shape[1], (1 - tables.confidence) / 2
+    low = float(np.max(np.quantile(draws, tail / pairs, axis=0)))  # some pair above: adjusted over pairs
+    high = float(np.max(np.quantile(draws, 1 - tail, axis=0)))  # every pair below: each at the plain level
+    above = (1 + np.sum(draws <= margin, axis=0)) / (1 + len(draws))  # per pair: p that it is not above
+    below = (1 + np.sum(draws >= margin, axis=0)) / (1 + len(draws))
+    p_some_above, p_all_below = float(min(1.0, pairs * above.min())), float(below.max())
+    at_least = "at_least" in spec
+    p_for, p_against = (p_some_above, p_all_below) if at_least else (p_all_below, p_some_above)
+    decision = side_of(low, high, margin, at_least)
+    reason = "" if decision != INCONCLUSIVE else (
+        f"the pairs' intervals straddle the margin {margin:g} (largest reversal's lower bound {low:.3g}, "
+        f"adjusted over {pairs} ordered pairs; the largest upper bound {high:.3g})")
+    leaning = REPRODUCED if (effect > margin) == at_least else CONTRADICTED
     seeds = min(len(v) for v in [*own.values(), *tuned.values()])
-    n_text = (f"{len(shared)} objectives, ≥ {seeds} seeds per setting; Kendall τ {kendall_tau(own, tuned):.2f}; "
-              f"largest: {pair}")
-    bound = f"largest reversal between own-setting and tuned rankings: {word} {margin:g} {spec['metric']}"
-    return _decide(effect, draws, spec, tables, n_text, bound)
+    diverged = sum(int((~np.isfinite(v)).sum()) for phase in (_seed_values(spec, tables, own_name),
+                                                             _seed_values(spec, tables, tuned_name)) for v in phase.values())
+    n_text = (f"{len(names)} objectives, ≥ {seeds} seeds per setting"
+              + (f" ({diverged} diverged or failed, counted at {worst:.3g})" if diverged else "")
+              + f"; Kendall τ {kendall_tau(own, tuned):.2f}; largest: {pair}")
+    return Evidence(decision, effect, low, high, bound, n_text, reason, p_for, p_against, True, leaning=leaning)

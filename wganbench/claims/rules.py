@@ -297,6 +297,7 @@ def ordering(spec: dict[str, Any], tables: Tables) -> Evidence:
         if check.decision != REPRODUCED:
             decision, reason = INCONCLUSIVE, without_control(control, check, f"{spec['better']} against {spec['worse']}")
             leaning = INCONCLUSIVE
+            p_for = p_against = None  # not tested: it leaves the multiplicity family (verdicts.decide)
         n += f"; control {control}: {check.n}"
     return Evidence(decision, effect, low, high, bound, n, reason, p_for, p_against, True, needs, leaning)
 
@@ -430,6 +431,7 @@ def learns(spec: dict[str, Any], tables: Tables) -> Evidence:
         if check.decision != REPRODUCED:
             decision, reason = INCONCLUSIVE, without_control(control, check, spec["objective"])
             leaning = INCONCLUSIVE
+            p_for = p_against = None  # not tested: it leaves the multiplicity family (verdicts.decide)
         n_text += f"; control {control}: {check.n}"
 
     def needs(alpha: float) -> int | None:

@@ -36,6 +36,7 @@ rule aggregate:
         levels=lambda wc, input: [part for path in input.levels for part in ("--levels", path)],
         still_improving=[f"--still-improving={key}={value}"
                          for key, value in config["aggregate"]["still_improving"].items()],
+        folds=[f"--fold={child}={parent}" for child, parent in EXTENSIONS.items()],
     log:
         "results/logs/aggregate.log",
     benchmark:
@@ -50,4 +51,4 @@ rule aggregate:
         "wganbench aggregate --runs-root results/runs --benchmarks results/benchmarks"
         " --out \"$(dirname {output.runs:q})\" --baseline {params.baseline:q} --confidence {params.confidence:q}"
         " --resamples {params.resamples:q} --alpha {params.alpha:q} --seed {params.seed:q}"
-        " {params.levels:q} {params.still_improving:q} {params.run_dirs:q} > {log:q} 2>&1"
+        " {params.levels:q} {params.still_improving:q} {params.folds:q} {params.run_dirs:q} > {log:q} 2>&1"

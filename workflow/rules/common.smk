@@ -312,7 +312,8 @@ def fill_evaluation_defaults():
 
 
 def figure_targets():
-    samples = [f"results/figures/samples/{name}.png" for name in config["experiments"]]
+    # an extending experiment's runs are folded into its parent's figure
+    samples = [f"results/figures/samples/{name}.png" for name in config["experiments"] if name not in EXTENSIONS]
     return samples + [f"results/figures/{kind}.png" for kind in FIGURES]
 
 
