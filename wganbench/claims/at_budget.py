@@ -149,17 +149,29 @@ def fill_diverged(spec: dict[str, Any], tables: Tables, phases: list[dict[str, n
     return float(finite.max() if spec["lower_is_better"] else finite.min())
 
 
+def reversals_of_means(own_mean: np.ndarray, tuned_mean: np.ndarray, lower: bool) -> np.ndarray:
+    """Mean metrics (..., k objectives) of both phases -> (..., k(k-1)) reversals of the ordered pairs
+    (A, B) in `ordered_pairs` order: min(A's lead over B under own settings, B's lead over A after
+    the search), leads in metric units (positive = better)."""
+    sign = -1.0 if lower else 1.0
+    own, tuned = sign * np.asarray(own_mean, dtype=float), sign * np.asarray(tuned_mean, dtype=float)
+    lead_own = own[..., :, None] - own[..., None, :]
+    lead_tuned = tuned[..., None, :] - tuned[..., :, None]  # B's lead over A, for row A and column B
+    found = np.minimum(lead_own, lead_tuned)
+    k = own.shape[-1]
+    return found[..., ~np.eye(k, dtype=bool)]
+
+
 def pair_reversals(own: dict[str, np.ndarray], tuned: dict[str, np.ndarray], names: list[str],
                    lower: bool) -> np.ndarray:
-    """For each ordered pair (A, B) of ``names``: min(A's lead over B under own settings, B's lead over
-    A after the search), leads in metric units (positive = better). Positive: the pair reversed."""
-    sign = -1.0 if lower else 1.0
-    own_mean = np.array([sign * float(np.mean(own[o])) for o in names])
-    tuned_mean = np.array([sign * float(np.mean(tuned[o])) for o in names])
-    lead_own = own_mean[:, None] - own_mean[None, :]
-    lead_tuned = tuned_mean[None, :] - tuned_mean[:, None]  # B's lead over A, for row A and column B
-    found = np.minimum(lead_own, lead_tuned)
-    return found[~np.eye(len(names), dtype=bool)]
+    """Each ordered pair's reversal from the seeds' values (positive: the pair reversed)."""
+    return reversals_of_means(np.array([np.mean(own[o]) for o in names]),
+                              np.array([np.mean(tuned[o]) for o in names]), lower)
+
+
+def bootstrap_means(values: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """``draws`` means of resamples (with replacement) of ``values``, at once."""
+    return values[rng.integers(0, len(values), size=(draws, len(values)))].mean(axis=1)
 
 
 def ordered_pairs(names: list[str]) -> list[tuple[str, str]]:
@@ -218,12 +230,11 @@ def ranking_differs(spec: dict[str, Any], tables: Tables) -> Evidence:
     names, lower = sorted(own), bool(spec["lower_is_better"])
     effect, pair = largest_reversal(own, tuned, lower)
     rng = np.random.default_rng(tables.seed)
-
-    def resample(side: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {o: rng.choice(v, len(v)) for o, v in side.items()}
-
-    draws = np.array([pair_reversals(resample(own), resample(tuned), names, lower) for _ in range(tables.resamples)])
-    pairs, tail = draws.shape[1], (1 - tables.confidence) / 2
+    pairs, tail = len(names) * (len(names) - 1), (1 - tables.confidence) / 2
+    # enough resamples that the Bonferroni tail (tail / pairs) holds ~40 draws, whatever the grid's setting
+    count = max(tables.resamples, int(np.ceil(40 * pairs / tail)))
+    draws = reversals_of_means(np.column_stack([bootstrap_means(own[o], count, rng) for o in names]),
+                               np.column_stack([bootstrap_means(tuned[o], count, rng) for o in names]), lower)
     low = float(np.max(np.quantile(draws, tail / pairs, axis=0)))  # some pair above: adjusted over pairs
     high = float(np.max(np.quantile(draws, 1 - tail, axis=0)))  # every pair below: each at the plain level
     above = (1 + np.sum(draws <= margin, axis=0)) / (1 + len(draws))  # per pair: p that it is not above
