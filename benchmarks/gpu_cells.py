@@ -27,6 +27,7 @@ import yaml
 from time_cells import experiment_cells, experiment_grid, experiment_seeds  # benchmarks/time_cells.py
 
 from wganbench.config import parse_overrides, resolve_cell
+from wganbench.extends import resolve_extensions
 from wganbench.train import train_seeds
 
 
@@ -87,6 +88,7 @@ def main() -> None:
     args = parser.parse_args()
 
     grid = yaml.safe_load(Path(args.config).read_text())
+    resolve_extensions(grid)  # experiments that `extends:` another take its keys
     cells = cells_of(grid, args.experiment, args.objective, args.arch)
     overrides = parse_overrides(args.set)
 

@@ -69,10 +69,12 @@ def main() -> None:
     import torch
 
     from wganbench.config import resolve_cell
+    from wganbench.extends import resolve_extensions
     from wganbench.train import train
 
     torch.set_num_threads(1)
     grid = yaml.safe_load(Path(args.config).read_text())
+    resolve_extensions(grid)  # experiments that `extends:` another take its keys
     print(f"process start-up (imports): {startup_seconds():.2f} s")
     total = 0.0
     for name, experiment in grid["experiments"].items():

@@ -24,6 +24,7 @@ import yaml
 
 from . import inventory
 from .config_files import load_yaml
+from .extends import resolve_extensions
 from .registry import ConfigError
 from .schema import first_error, load_schema, refuse_non_finite
 from .schema_messages import SCHEMA_FILE, format_error
@@ -59,6 +60,7 @@ def load_grid_config(path: str | Path | None) -> dict:
     grid = load_yaml(path) or {}
     if not isinstance(grid, dict):
         raise ConfigError(f"config file {path}: expected a mapping of config keys (objectives:, defaults:)")
+    resolve_extensions(grid)  # experiments with `extends:` take their parent's keys, as the workflow does
     validate(copy.deepcopy(grid))  # the workflow's schema: unknown keys and bad values by full key
     return grid
 
