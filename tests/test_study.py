@@ -355,3 +355,18 @@ def test_own_setting_reruns_list_trial_zero_of_every_objective_with_the_rerun_se
     assert defaults["search"] is None and config["objectives"]["wgan--t00"] == builtin_objectives()["wgan"]
     with pytest.raises(SearchError, match="experiments.s-defaults"):
         add_default_reruns(config)
+
+
+def test_the_landing_page_opens_a_study_on_its_budget_curves() -> None:
+    import pandas as pd
+
+    from wganbench.claims.scorecard import budget_block
+
+    rows = [{"experiment": "s", "dataset": "digits", "arch": "dcgan", "objective": o, "metric": "fid", "k": k,
+             "expected_best": value - 0.1 * k, "low": 0.0, "high": 9.0}
+            for o, value in (("nsgan", 3.0), ("wgan", 5.0)) for k in range(1, 7)]
+    text = budget_block(pd.DataFrame(rows))
+    assert text.startswith("Budget curves\n-------------")
+    assert all(f"k = {k}" in text for k in (1, 2, 4, 6)) and "k = 5" not in text  # powers of two, and N
+    assert "<b>2.9</b>" in text and "<b>2.4</b>" in text and "<b>4.9</b>" not in text  # the best at each k
+    assert budget_block(pd.DataFrame(columns=rows[0].keys())) == ""

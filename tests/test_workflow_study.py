@@ -60,6 +60,8 @@ def test_a_searched_grid_trains_its_trials_and_draws_budget_curves(tmp_path: Pat
     comparisons = pd.read_csv(results / "tables" / "study_comparisons.csv")
     assert set(comparisons["objective"]) == {"wgan-gp"} and set(comparisons["baseline"]) == {"nsgan"}
     assert comparisons["p_better"].between(0, 1).all()
+    landing = (results / "report" / "workflow.rst").read_text()  # the report opens on the budget curves too
+    assert "Budget curves" in landing and "k = 4" in landing and "wgan-gp" in landing
     for figure in ("study-budget.png", "study-trials.png", "study-rerun.png"):
         assert (results / "figures" / figure).stat().st_size > 5000
 

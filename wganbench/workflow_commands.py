@@ -93,6 +93,10 @@ def _claims(args: argparse.Namespace) -> int:
         print(draw_over_budget(over_budget, Path(args.over_budget_figure)))
     settle(verdicts, over_budget, tables.runs, rule.window)
     extra = Path(args.landing_extra).read_text() if args.landing_extra else ""
+    if args.study_budget:  # an equal-budget study: its budget curves open the report beside the scorecard
+        from .claims.scorecard import budget_block
+
+        extra = budget_block(pd.read_csv(args.study_budget)) + "\n" + extra
     for path in write_scorecard(verdicts, args.alpha, tables_dir, Path(args.markdown),
                                 Path(args.landing) if args.landing else None, args.title, extra):
         print(path)
@@ -163,6 +167,8 @@ def register_commands(sub: argparse._SubParsersAction) -> None:
     claims.add_argument("--markdown", default="results/scorecard.md", help="Markdown scorecard to write")
     claims.add_argument("--landing", default=None, help="reStructuredText landing page for `snakemake --report`")
     claims.add_argument("--landing-extra", default=None, help="reStructuredText appended to the landing page")
+    claims.add_argument("--study-budget", default=None, metavar="CSV",
+                        help="study_budget_curves.csv of an equal-budget study: its table joins the landing page")
     claims.add_argument("--title", default="wganbench scorecard", help="title of the scorecard")
     claims.add_argument("--alpha", type=float, default=0.05, help="false discovery rate of decided verdicts")
     claims.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from ..rundir import atomic_write_text
+from ..study_tables import HIGHER_IS_BETTER
 from .rules import CONTRADICTED, INCONCLUSIVE, NOT_RUN, REPRODUCED
 from .verdicts import CORRECTION, Verdict
 
@@ -143,6 +144,40 @@ def _html_table(head: list[str], rows: list[str]) -> str:
             + header + "</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody></table>")
 
 
+def _raw_html(raw: str) -> str:
+    """An rst raw-HTML block; Jinja renders the page before docutils, so no "{{", "{%" or "{#" may reach it."""
+    for opener in ("{{", "{%", "{#"):
+        raw = raw.replace(opener, "&#123;" + opener[1])
+    return ".. raw:: html\n\n" + textwrap.indent(raw, "   ")
+
+
+def budget_block(curves: pd.DataFrame) -> str:
+    """The equal-budget study's budget curves at a glance, for the landing page: each objective's
+    expected best metric at k = 1, 2, 4, ... N trials per cell, the best objective at each k in bold
+    (the figure with its bands: Study > budget curves)."""
+    if curves.empty:
+        return ""
+    blocks = []
+    for (experiment, dataset, arch), cell in curves.groupby(["experiment", "dataset", "arch"], sort=False):
+        metric = str(cell["metric"].iloc[0])
+        top = int(cell["k"].max())
+        ks = sorted({k for k in (1, 2, 4, 8, 16, 32, 64) if k < top} | {top})
+        table = cell.pivot_table(index="objective", columns="k", values="expected_best").reindex(columns=ks)
+        lower = metric not in HIGHER_IS_BETTER
+        best = table.min() if lower else table.max()
+        rows = []
+        for objective, values in table.iterrows():
+            cells = "".join(
+                _cell(f"<b>{v:.3g}</b>" if v == best[k] else f"{v:.3g}") for k, v in values.items())
+            rows.append(f"<tr>{_cell(html.escape(str(objective)))}{cells}</tr>")
+        blocks.append(f"<h4 style=\"margin:0.5em 0 0.2em\">{html.escape(experiment)}: {html.escape(dataset)}/"
+                      f"{html.escape(arch)}, expected best {html.escape(metric)} over k trials</h4>"
+                      + _html_table(["objective", *[f"k = {k}" for k in ks]], rows))
+    return "\n".join(["Budget curves", "-------------", "",
+                      "Each objective's expected best metric over k hyperparameter trials (exact over k-subsets); "
+                      "the bands, the trials and the reruns are under Study.", "", _raw_html("\n".join(blocks)), ""])
+
+
 def landing_rst(verdicts: list[Verdict], alpha: float, title: str, extra: str = "") -> str:
     """The report's landing page: the empirical claims grouped by paper, one line each (verdict, effect
     [CI], seeds, scale, and the iteration from which the verdict held; the claim opens its details),
@@ -169,15 +204,13 @@ def landing_rst(verdicts: list[Verdict], alpha: float, title: str, extra: str = 
     style = ("<style>.max-w-lg{max-width:80rem !important}"
              ".h-screen.items-center{align-items:flex-start !important}</style>")
     raw = style + "\n".join(blocks)
-    for opener in ("{{", "{%", "{#"):
-        raw = raw.replace(opener, "&#123;" + opener[1])
     return "\n".join([
         title, underline, "", f"**Scorecard: {counts_line(verdicts)}.** Green: reproduced; red: contradicted; "
         "amber: inconclusive (with the reason and the seeds or iterations it needs); grey: not run by this grid "
         "(with the config that runs it). \"Verdict held\": for a decided verdict, the snapshot iteration from which "
         "its effect stayed on its side of the threshold (settled when that covers the last 40% of the claim's "
         "snapshots); otherwise the iteration from which the verdict stayed the same "
-        "(results/figures/verdicts-over-budget.png).", "", ".. raw:: html", "", textwrap.indent(raw, "   "), "",
+        "(results/figures/verdicts-over-budget.png).", "", _raw_html(raw), "",
         method_text(alpha, sampled), "", extra, ""])
 
 

@@ -11,6 +11,8 @@ rule claims:
         theory=theory_targets(),
         catalogues=config["claims"],
         description="workflow/report/workflow.rst",
+        # an equal-budget study's curves open the report too (rule `study`)
+        study_budget=["results/tables/study_budget_curves.csv"] if SEARCHED else [],
     output:
         csv="results/tables/claims.csv",
         markdown=report(
@@ -34,6 +36,7 @@ rule claims:
         seed=config["aggregate"]["seed"],
         still_improving=[f"--still-improving={key}={value}"
                          for key, value in config["aggregate"]["still_improving"].items()],
+        study_budget=lambda wc, input: [part for path in input.study_budget for part in ("--study-budget", path)],
     log:
         "results/logs/claims.log",
     benchmark:
@@ -48,4 +51,4 @@ rule claims:
         "wganbench claims {params.catalogues:q} --tables \"$(dirname {input.runs:q})\" --results results"
         " --markdown {output.markdown:q} --landing {output.landing:q} --landing-extra {input.description:q}"
         " --alpha {params.alpha:q} --resamples {params.resamples:q} --seed {params.seed:q} {params.still_improving:q}"
-        " --over-budget-figure {output.over_budget_figure:q} > {log:q} 2>&1"
+        " --over-budget-figure {output.over_budget_figure:q} {params.study_budget:q} > {log:q} 2>&1"
