@@ -96,3 +96,18 @@ def test_a_bad_search_space_stops_snakemake_with_one_line_naming_the_key(tmp_pat
     lines = [line for line in (result.stdout + result.stderr).splitlines() if "experiments.s.search.space.lr" in line]
     assert lines == ["config key 'experiments.s.search.space.lr': needs numbers low < high (got low=0.001, high=0.0001)"]
     assert not (workdir / "results" / "runs").exists()
+
+
+def test_every_searched_experiments_trials_are_planned_before_any_checkpoint_runs(tmp_path: Path) -> None:
+    """Two searched experiments with reruns: the dry run plans both experiments' trials at once (the
+    aggregate names every checkpoint), not the second only after the first one's trials finished."""
+    workdir = copy_workflow(tmp_path / "workflow")
+    env = isolated_env(tmp_path / "home", workdir)
+    two = {**GRID, "experiments": {"s": GRID["experiments"]["s"],
+                                   "t": {**GRID["experiments"]["s"], "datasets": ["25gaussians"]}}}
+    (workdir / "study.yaml").write_text(yaml.safe_dump(two))
+    result = snakemake(workdir, "-n", "--configfile", "study.yaml", env=env)
+    assert result.returncode == 0, result.stderr[-4000:]
+    stats = dict(line.split()[:2] for line in result.stdout.splitlines()
+                 if line.split()[:1] in (["train"], ["study_best_trials"]) and len(line.split()) == 2)
+    assert stats == {"train": "16", "study_best_trials": "2"}  # 2 experiments x 2 objectives x 4 trials

@@ -8,6 +8,10 @@ rule aggregate:
         status=lambda wc: run_files("status.json"),  # functions: a rerun's runs wait for its checkpoint
         metrics=lambda wc: run_files("metrics.json"),
         levels=level_files(),
+        # every searched experiment's checkpoint, named up front: the functions above stop at the
+        # first incomplete one, which would leave the other experiments' trials out of the DAG
+        # until that one's trials had all finished
+        best_trials=[f"results/tables/study_best_trials_{name}.csv" for name in dict.fromkeys(RERUNS.values())],
     output:
         runs_csv="results/tables/runs.csv",
         runs="results/tables/runs.parquet",
