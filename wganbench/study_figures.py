@@ -50,15 +50,8 @@ def budget_figure(curves: pd.DataFrame, out: Path) -> Path:
         ax.set_title(f"{experiment}: {dataset}/{arch}", fontsize=9)
         ax.set_xlabel("hyperparameter trials k")
         ax.set_ylabel(f"expected best {cell['metric'].iloc[0]}")
-    if not cells:
-        axes[0, 0].axis("off")
-        axes[0, 0].text(0.5, 0.5, "no searched experiment in this grid", ha="center")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="center right", frameon=False, title="objective")
-    fig.suptitle("Expected best metric over k trials (exact over k-subsets; band: bootstrap over trials)", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1 - 1.6 / fig.get_figwidth(), 1))
-    return _save(fig, out)
+    return _finish(fig, axes, bool(cells), "no searched experiment in this grid",
+                   "Expected best metric over k trials (exact over k-subsets; band: bootstrap over trials)", out)
 
 
 def trials_figure(trials: pd.DataFrame, out: Path) -> Path:
@@ -112,13 +105,20 @@ def rerun_figure(rerun: pd.DataFrame, out: Path) -> Path:
         ax.set_xlim(-0.4, len(phases) - 0.6)
         ax.set_title(f"{experiment}: {dataset}/{arch}", fontsize=9)
         ax.set_ylabel(f"mean {cell['metric'].iloc[0]} over {int(cell['seeds'].max())} seeds")
-    if not cells:
+    return _finish(fig, axes, bool(cells), "no rerun in this grid",
+                   "Own setting against best trial, the same seeds (lines that cross: the ranking changed)", out)
+
+
+def _finish(fig: plt.Figure, axes: np.ndarray, any_cell: bool, empty: str, title: str, out: Path) -> Path:
+    """What the per-cell figures with one legend at the right share: a note where no cell was drawn,
+    the objectives' legend, the title, and room for the legend."""
+    if not any_cell:
         axes[0, 0].axis("off")
-        axes[0, 0].text(0.5, 0.5, "no rerun in this grid", ha="center")
+        axes[0, 0].text(0.5, 0.5, empty, ha="center")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="center right", frameon=False, title="objective")
-    fig.suptitle("Own setting against best trial, the same seeds (lines that cross: the ranking changed)", fontsize=10)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1 - 1.6 / fig.get_figwidth(), 1))
     return _save(fig, out)
 

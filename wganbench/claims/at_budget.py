@@ -225,6 +225,7 @@ def ranking_differs(spec: dict[str, Any], tables: Tables) -> Evidence:
     worst = fill_diverged(spec, tables, [own, tuned])
     if worst is None:
         return Evidence(INCONCLUSIVE, threshold=bound, sampled=True, reason="cells missing: no rerun seed completed")
+    diverged = sum(int((~np.isfinite(v)).sum()) for phase in (own, tuned) for v in phase.values())
     own = {o: np.where(np.isfinite(v), v, worst) for o, v in own.items()}
     tuned = {o: np.where(np.isfinite(v), v, worst) for o, v in tuned.items()}
     names, lower = sorted(own), bool(spec["lower_is_better"])
@@ -248,8 +249,6 @@ def ranking_differs(spec: dict[str, Any], tables: Tables) -> Evidence:
         f"adjusted over {pairs} ordered pairs; the largest upper bound {high:.3g})")
     leaning = REPRODUCED if (effect > margin) == at_least else CONTRADICTED
     seeds = min(len(v) for v in [*own.values(), *tuned.values()])
-    diverged = sum(int((~np.isfinite(v)).sum()) for phase in (_seed_values(spec, tables, own_name),
-                                                             _seed_values(spec, tables, tuned_name)) for v in phase.values())
     n_text = (f"{len(names)} objectives, ≥ {seeds} seeds per setting"
               + (f" ({diverged} diverged or failed, counted at {worst:.3g})" if diverged else "")
               + f"; Kendall τ {kendall_tau(own, tuned):.2f}; largest: {pair}")
