@@ -207,7 +207,7 @@ def test_at_budget_on_overlapping_trials_is_inconclusive_and_missing_trials_not_
     assert decide_one({**AT_BUDGET, "better": "dragan", "k": 1, "at_least": 3.0}, runs, tmp_path).verdict == "not run here"
 
 
-def test_spread_at_budget_picks_best_and_worst_inside_the_bootstrap(tmp_path) -> None:
+def test_spread_at_budget_decides_on_the_best_and_worst_objectives(tmp_path) -> None:
     rng = np.random.default_rng(2)
     values = {"nsgan": list(rng.uniform(3, 5, 10)), "wgan": list(rng.uniform(30, 50, 10)),
               "lsgan": list(rng.uniform(4, 6, 10))}
@@ -218,6 +218,38 @@ def test_spread_at_budget_picks_best_and_worst_inside_the_bootstrap(tmp_path) ->
     assert verdict.parts[0].effect == pytest.approx(np.mean(values["wgan"]) - np.mean(values["nsgan"]))
     same = {name: list(rng.uniform(3, 5, 10)) for name in values}
     assert decide_one({**spec, "objectives": list(same)}, study_runs(same), tmp_path).verdict != "reproduced"
+    # "they differ by at most 60" needs every pair below 60: the same trials reproduce it, and contradict "at most 10"
+    at_most = {key: value for key, value in spec.items() if key != "at_least"}
+    assert decide_one({**at_most, "at_most": 60.0}, study_runs(values), tmp_path).verdict == "reproduced"
+    assert decide_one({**at_most, "at_most": 10.0}, study_runs(values), tmp_path).verdict == "contradicted"
+
+
+def test_spread_at_budget_does_not_find_a_difference_in_noise(tmp_path) -> None:
+    """Six identical objectives: the best minus the worst of six noisy means is biased upwards, and
+    re-choosing the pair inside the bootstrap called them different in 6 of the first 20 of these
+    grids (seeds 204, 205, 209, ...); each pair tested on its own calls none of them different."""
+    names = ["nsgan", "gan", "lsgan", "wgan", "wgan-gp", "dragan"]
+    spec = {"rule": "spread_at_budget", "experiment": "s", "dataset": "digits", "arch": "dcgan", "metric": "fid",
+            "objectives": names, "lower_is_better": True, "k": 1, "at_least": 1.0}
+    for trial in (204, 205, 209, 211, 216, 219, 200, 201):
+        rng = np.random.default_rng(trial)
+        values = {o: list(10 + rng.normal(0, 2.0, 16)) for o in names}
+        verdict = decide_one(spec, study_runs(values), tmp_path)
+        assert verdict.verdict != "reproduced", (trial, verdict.parts[0].effect, verdict.parts[0].ci_low)
+
+
+def test_bootstrap_best_of_k_equals_the_exact_expectation_on_each_resample() -> None:
+    """The vectorised bootstrap against `expected_best_of_k` on the same resamples, diverged trials
+    filled, in both metric directions."""
+    from wganbench.claims.at_budget import bootstrap_signed_best_of_k
+    from wganbench.study import expected_best_of_k
+
+    values = np.array([3.0, np.nan, 7.5, 1.25, 9.0, 4.0, np.nan, 2.0])
+    for lower, k in ((True, 1), (True, 3), (False, 2), (False, 8)):
+        fast = bootstrap_signed_best_of_k(values, k, lower, 20.0, 50, np.random.default_rng(5))
+        indices = np.random.default_rng(5).integers(0, len(values), size=(50, len(values)))
+        exact = [expected_best_of_k(values[row], k, lower, worst=20.0) for row in indices]
+        assert fast == pytest.approx([-e if lower else e for e in exact])
 
 
 def rerun_runs(phases: dict[str, dict[str, list[float]]]) -> "pd.DataFrame":

@@ -13,8 +13,10 @@ trials (objectives ``<objective>--t<k>``, wganbench/search.py):
   the margin (metric units), so a swap inside the noise is not a different ranking.
 
 Effects are exact over k-subsets of the trials (wganbench/study.py); intervals and one-sided
-p-values come from a bootstrap over each objective's trials (the best and worst objectives chosen
-again in every resample, so the choice is part of the uncertainty).
+p-values come from a bootstrap over each objective's trials. The two rules over a list of
+objectives never choose the best and worst (or the most reversed) pair inside the bootstrap: the
+largest of many noisy pairs is biased upwards, so each ordered pair is tested on its own
+(`pairwise_decision`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..search import DEFAULTS_SUFFIX, RERUN_SUFFIX, base_objective
-from ..study import expected_best_of_k
+from ..study import best_of_k_weights, expected_best_of_k
 from ..study_tables import trial_values, worst_of
 from .rules import CONTRADICTED, INCONCLUSIVE, MIN_SEEDS, REPRODUCED, RULES, Evidence, Tables, not_run, side_of
 
@@ -93,9 +95,54 @@ def at_budget(spec: dict[str, Any], tables: Tables) -> Evidence:
     return _decide(effect, draws, spec, tables, f"{len(a)} vs {len(b)} trials, k = {k}", bound)
 
 
+def bootstrap_signed_best_of_k(values: np.ndarray, k: int, lower: bool, worst: float, draws: int,
+                               rng: np.random.Generator) -> np.ndarray:
+    """``draws`` resamples (with replacement) of the trials -> each one's expected best of k, signed
+    so that larger is better, at once (the same order-statistic weights as `expected_best_of_k`)."""
+    filled = np.where(np.isnan(values), worst, values)
+    signed = -filled if lower else filled
+    samples = signed[rng.integers(0, len(signed), size=(draws, len(signed)))]
+    descending = -np.sort(-samples, axis=1)
+    return descending @ best_of_k_weights(len(signed), k)
+
+
+def pair_differences(scores: np.ndarray) -> np.ndarray:
+    """(..., m objectives) signed scores -> (..., m(m-1)) differences A - B over `ordered_pairs`."""
+    m = scores.shape[-1]
+    return (scores[..., :, None] - scores[..., None, :])[..., ~np.eye(m, dtype=bool)]
+
+
+def resamples_for_pairs(tables: Tables, pairs: int) -> int:
+    """Enough resamples that the Bonferroni tail (tail / pairs) holds ~40 draws, whatever the grid's setting."""
+    tail = (1 - tables.confidence) / 2
+    return max(tables.resamples, int(np.ceil(40 * pairs / tail)))
+
+
+def pairwise_decision(effect: float, draws: np.ndarray, margin: float, at_least: bool, tables: Tables,
+                      bound: str, n_text: str) -> Evidence:
+    """Decide "some ordered pair exceeds the margin" from (resamples, pairs) bootstrap draws.
+
+    Some pair above: its lower bound at a Bonferroni-adjusted level over the pairs; every pair below:
+    each pair's upper bound at the plain level (an intersection-union test needs no adjustment)."""
+    pairs, tail = draws.shape[1], (1 - tables.confidence) / 2
+    low = float(np.max(np.quantile(draws, tail / pairs, axis=0)))
+    high = float(np.max(np.quantile(draws, 1 - tail, axis=0)))
+    above = (1 + np.sum(draws <= margin, axis=0)) / (1 + len(draws))  # per pair: p that it is not above
+    below = (1 + np.sum(draws >= margin, axis=0)) / (1 + len(draws))
+    p_some_above, p_all_below = float(min(1.0, pairs * above.min())), float(below.max())
+    p_for, p_against = (p_some_above, p_all_below) if at_least else (p_all_below, p_some_above)
+    decision = side_of(low, high, margin, at_least)
+    reason = "" if decision != INCONCLUSIVE else (
+        f"the pairs' intervals straddle the margin {margin:g} (the largest pair's lower bound {low:.3g}, "
+        f"adjusted over {pairs} ordered pairs; the largest upper bound {high:.3g})")
+    leaning = REPRODUCED if (effect > margin) == at_least else CONTRADICTED
+    return Evidence(decision, effect, low, high, bound, n_text, reason, p_for, p_against, True, leaning=leaning)
+
+
 @RULES.register("spread_at_budget")
 def spread_at_budget(spec: dict[str, Any], tables: Tables) -> Evidence:
-    """The best objective's expected best of k minus the worst one's (both chosen again per resample)."""
+    """The best objective's expected best of k minus the worst one's. The point estimate takes the
+    best and worst as found; the decision tests every ordered pair (`pairwise_decision`)."""
     trials = _trials(spec, tables)
     values = {o: _values(trials, o) for o in spec["objectives"]} if len(trials) else {}
     values = {o: v for o, v in values.items() if len(v)}
@@ -104,18 +151,20 @@ def spread_at_budget(spec: dict[str, Any], tables: Tables) -> Evidence:
                        f"{spec['arch']}")
     lower, worst = bool(spec["lower_is_better"]), worst_of(trials)
     k = _budget(spec, [len(v) for v in values.values()])
-
-    def spread(samples: dict[str, np.ndarray]) -> float:
-        scores = [_signed(v, k, lower, worst) for v in samples.values()]
-        return float(max(scores) - min(scores))
-
-    effect = spread(values)
-    rng = np.random.default_rng(tables.seed)
-    draws = np.array([spread({o: rng.choice(v, len(v)) for o, v in values.items()}) for _ in range(tables.resamples)])
     word = "at least" if "at_least" in spec else "at most"
-    margin = spec.get("at_least", spec.get("at_most"))
+    margin = float(spec.get("at_least", spec.get("at_most")))
     bound = f"best minus worst objective's best of {k}: {word} {margin:g} {spec['metric']}"
-    return _decide(effect, draws, spec, tables, f"{len(values)} objectives, k = {k}", bound)
+    n_text = f"{len(values)} objectives, k = {k}"
+    if worst is None:
+        return Evidence(INCONCLUSIVE, threshold=bound, n=n_text, sampled=True,
+                        reason="cells missing: no trial completed, so nothing measures the best of k")
+    scores = [_signed(v, k, lower, worst) for v in values.values()]
+    effect = float(max(scores) - min(scores))
+    rng = np.random.default_rng(tables.seed)
+    count = resamples_for_pairs(tables, len(values) * (len(values) - 1))
+    draws = pair_differences(np.column_stack([bootstrap_signed_best_of_k(v, k, lower, worst, count, rng)
+                                              for v in values.values()]))
+    return pairwise_decision(effect, draws, margin, "at_least" in spec, tables, bound, n_text)
 
 
 def _seed_values(spec: dict[str, Any], tables: Tables, experiment: str) -> dict[str, np.ndarray]:
@@ -231,25 +280,11 @@ def ranking_differs(spec: dict[str, Any], tables: Tables) -> Evidence:
     names, lower = sorted(own), bool(spec["lower_is_better"])
     effect, pair = largest_reversal(own, tuned, lower)
     rng = np.random.default_rng(tables.seed)
-    pairs, tail = len(names) * (len(names) - 1), (1 - tables.confidence) / 2
-    # enough resamples that the Bonferroni tail (tail / pairs) holds ~40 draws, whatever the grid's setting
-    count = max(tables.resamples, int(np.ceil(40 * pairs / tail)))
+    count = resamples_for_pairs(tables, len(names) * (len(names) - 1))
     draws = reversals_of_means(np.column_stack([bootstrap_means(own[o], count, rng) for o in names]),
                                np.column_stack([bootstrap_means(tuned[o], count, rng) for o in names]), lower)
-    low = float(np.max(np.quantile(draws, tail / pairs, axis=0)))  # some pair above: adjusted over pairs
-    high = float(np.max(np.quantile(draws, 1 - tail, axis=0)))  # every pair below: each at the plain level
-    above = (1 + np.sum(draws <= margin, axis=0)) / (1 + len(draws))  # per pair: p that it is not above
-    below = (1 + np.sum(draws >= margin, axis=0)) / (1 + len(draws))
-    p_some_above, p_all_below = float(min(1.0, pairs * above.min())), float(below.max())
-    at_least = "at_least" in spec
-    p_for, p_against = (p_some_above, p_all_below) if at_least else (p_all_below, p_some_above)
-    decision = side_of(low, high, margin, at_least)
-    reason = "" if decision != INCONCLUSIVE else (
-        f"the pairs' intervals straddle the margin {margin:g} (largest reversal's lower bound {low:.3g}, "
-        f"adjusted over {pairs} ordered pairs; the largest upper bound {high:.3g})")
-    leaning = REPRODUCED if (effect > margin) == at_least else CONTRADICTED
     seeds = min(len(v) for v in [*own.values(), *tuned.values()])
     n_text = (f"{len(names)} objectives, ≥ {seeds} seeds per setting"
               + (f" ({diverged} diverged or failed, counted at {worst:.3g})" if diverged else "")
               + f"; Kendall τ {kendall_tau(own, tuned):.2f}; largest: {pair}")
-    return Evidence(decision, effect, low, high, bound, n_text, reason, p_for, p_against, True, leaning=leaning)
+    return pairwise_decision(effect, draws, margin, "at_least" in spec, tables, bound, n_text)
