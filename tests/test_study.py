@@ -374,6 +374,25 @@ def test_rerun_table_ranks_each_phase_apart() -> None:
     assert table.loc[(BEST_PHASE, "lsgan"), "rank"] == 3
 
 
+def test_rerun_rank_fills_a_diverged_seed_as_the_ranking_claim_does(tmp_path) -> None:
+    """Without a constant level (W1 on 8 Gaussians), a diverged seed counts as the worst completed seed
+    over both phases. The tuned phase alone has a worst of 4.0 (nsgan would rank first at (3 + 4) / 2);
+    over both phases the worst is 9.0 and nsgan ranks second, as the claim's effect says."""
+    from wganbench.study_tables import BEST_PHASE, OWN_PHASE, rerun_table
+
+    phases = {"s-defaults": {"nsgan": [3.0] * 3, "wgan": [9.0] * 3},
+              "s-best": {"nsgan": [3.0, float("nan"), float("nan")], "wgan": [4.0] * 3}}
+    runs = rerun_runs(phases)
+    runs["outcome_metric"] = "modes_covered"
+    table = rerun_table(runs, {"s-best": "s", "s-defaults": "s"}, {"s": "fid"}, resamples=50,
+                        phases={"s-best": BEST_PHASE, "s-defaults": OWN_PHASE}).set_index(["phase", "objective"])
+    assert table.loc[(BEST_PHASE, "nsgan"), "rank"] == 2 and table.loc[(BEST_PHASE, "wgan"), "rank"] == 1
+    verdict = decide_one({**RANKING, "objectives": ["nsgan", "wgan"]}, runs, tmp_path)
+    assert "counted at 9" in verdict.parts[0].n
+    # nsgan tuned: (3 + 9 + 9) / 3 = 7, behind wgan's 4 by 3; it led by 6 under the own settings
+    assert verdict.parts[0].effect == pytest.approx(3.0)
+
+
 def test_own_setting_reruns_list_trial_zero_of_every_objective_with_the_rerun_seeds() -> None:
     from wganbench.search import SearchError, add_default_reruns, expand_searches
 

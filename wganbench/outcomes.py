@@ -123,15 +123,30 @@ def outcome(status: str, value: float | None, threshold: Threshold | None,
         return FAILED, f"status {status}"
     if threshold is None:
         return NOT_EVALUATED, "no reference levels for this data set"
-    if value is None or not math.isfinite(value):
-        return NOT_EVALUATED, f"no {threshold.metric.name}"
-    side = ">" if threshold.metric.higher_is_better else "<"
-    if not threshold.metric.learned(value, threshold.value):
-        return NOT_LEARNED, f"{threshold.metric.name} {value:.4g} not {side} {threshold.value:.4g}"
-    why = f"{threshold.metric.name} {value:.4g} {side} {threshold.value:.4g}"
     second = threshold.diversity
-    if second is not None and diversity is not None and math.isfinite(diversity):
-        if not second.metric.learned(diversity, second.value):
-            return NOT_LEARNED, f"{why}, but {second.metric.name} {diversity:.4g} not > {second.value:.4g} (collapsed)"
-        why += f" and {second.metric.name} {diversity:.4g} > {second.value:.4g}"
+    return judged(threshold.metric, value, threshold.value, second.metric if second else None, diversity,
+                  second.value if second else None)
+
+
+def judged(metric: OutcomeMetric, value: float | None, threshold: float, diversity_metric: OutcomeMetric | None = None,
+           diversity: float | None = None, diversity_threshold: float | None = None) -> tuple[str, str]:
+    """(outcome, why) of a completed run from threshold values alone: the one rule both the runs
+    table and the verdict over budget (which re-judges each snapshot) apply."""
+    if value is None or not math.isfinite(value):
+        return NOT_EVALUATED, f"no {metric.name}"
+    side = ">" if metric.higher_is_better else "<"
+    if not metric.learned(value, threshold):
+        return NOT_LEARNED, f"{metric.name} {value:.4g} not {side} {threshold:.4g}"
+    why = f"{metric.name} {value:.4g} {side} {threshold:.4g}"
+    if (diversity_metric is not None and diversity is not None and math.isfinite(diversity)
+            and diversity_threshold is not None and math.isfinite(diversity_threshold)):
+        if not diversity_metric.learned(diversity, diversity_threshold):
+            return NOT_LEARNED, (f"{why}, but {diversity_metric.name} {diversity:.4g} not > {diversity_threshold:.4g} "
+                                 "(collapsed)")
+        why += f" and {diversity_metric.name} {diversity:.4g} > {diversity_threshold:.4g}"
     return LEARNED, why
+
+
+def metric_named(table: dict[str, OutcomeMetric], name: object) -> OutcomeMetric | None:
+    """The metric of one of the tables above by its name (as the runs table records it)."""
+    return next((m for m in table.values() if m.name == name), None)

@@ -39,28 +39,43 @@ def trial_values(runs: pd.DataFrame, metrics: dict[str, str]) -> pd.DataFrame:
             continue
         metric = metrics[experiment]
         values = group.loc[group["status"] == "completed", metric] if metric in group else pd.Series(dtype=float)
-        same_metric = "outcome_metric" in group and (group["outcome_metric"] == metric).all()
-        worst = group["level_constant"].dropna() if same_metric and "level_constant" in group else pd.Series(dtype=float)
+        level = constant_level(group, metric)
         rows.append({"experiment": experiment, "dataset": dataset, "arch": arch, "objective": objective,
                      "trial": trial, "metric": metric, "value": float(values.mean()) if len(values) else np.nan,
                      "seeds": len(group), "diverged": int((group["status"] != "completed").sum()),
-                     "worst": float(worst.iloc[0]) if len(worst) else np.nan})
+                     "worst": np.nan if level is None else level})
     return pd.DataFrame(rows, columns=[*GROUP, "trial", "metric", "value", "seeds", "diverged", "worst"])
 
 
+def constant_level(runs: pd.DataFrame, metric: str) -> float | None:
+    """The constant generator's level on `metric` in these runs (the aggregate records it for each
+    run's outcome metric); None where their outcome metric is another one."""
+    if "level_constant" not in runs or "outcome_metric" not in runs:
+        return None
+    found = runs.loc[runs["outcome_metric"] == metric, "level_constant"].dropna()
+    return float(found.iloc[0]) if len(found) else None
+
+
+def diverged_value(level: float | None, completed: np.ndarray, lower: bool) -> float | None:
+    """What a trial or seed that diverged or failed counts as, everywhere a study ranks or takes a
+    best: the constant generator's level (the budget spent on it found nothing), else the worst
+    completed value of its cell; None (infinitely bad) when there is neither."""
+    if level is not None and np.isfinite(level):
+        return float(level)
+    completed = np.asarray(completed, dtype=float)
+    completed = completed[np.isfinite(completed)]
+    if not len(completed):
+        return None
+    return float(completed.max() if lower else completed.min())
+
+
 def worst_of(trials: pd.DataFrame) -> float | None:
-    """What a diverged trial counts as, in one cell: the constant generator's level on the compared
-    metric (a generator that produces nothing useful) where the runs table has it, else the worst
-    trial that completed; None (infinitely bad) when no trial completed."""
+    """`diverged_value` for one cell's trials (rows of `trial_values`)."""
     if not len(trials):
         return None
-    found = trials["worst"].dropna() if "worst" in trials else pd.Series(dtype=float)
-    if len(found):
-        return float(found.iloc[0])
-    values = trials["value"].dropna()
-    if not len(values):
-        return None
-    return float(values.max() if lower_is_better(trials["metric"].iloc[0]) else values.min())
+    levels = trials["worst"].dropna() if "worst" in trials else pd.Series(dtype=float)
+    return diverged_value(float(levels.iloc[0]) if len(levels) else None, trials["value"].to_numpy(dtype=float),
+                          lower_is_better(trials["metric"].iloc[0]))
 
 
 def budget_curves(trials: pd.DataFrame, confidence: float = 0.95, resamples: int = 1000,
@@ -177,8 +192,8 @@ def rerun_table(runs: pd.DataFrame, reruns: dict[str, str], metrics: dict[str, s
     """Trials trained again with more seeds: each objective's best trial (the protocol's last phase)
     and, where the study asks, its own setting. Per phase and cell: the mean metric of the completed
     seeds with a percentile bootstrap interval, how many seeds diverged, and the objective's rank
-    (1 = best) by its mean with diverged seeds counted at the constant generator's level (else the
-    cell's worst completed seed), as the ranking claim counts them."""
+    (1 = best) by its mean with diverged seeds counted as `diverged_value` says (the cell's worst
+    completed seed taken over both phases), as the ranking claim counts them."""
     rows, seeds_of = [], []
     rng = np.random.default_rng(seed)
     tail = (1 - confidence) / 2
@@ -195,29 +210,27 @@ def rerun_table(runs: pd.DataFrame, reruns: dict[str, str], metrics: dict[str, s
                 low, high = np.quantile(draws, [tail, 1 - tail])
             else:
                 low = high = np.nan
-            same = "outcome_metric" in group and (group["outcome_metric"] == metric).all()
-            level = group["level_constant"].dropna() if same and "level_constant" in group else pd.Series(dtype=float)
             rows.append({"experiment": searched, "phase": phases.get(rerun, BEST_PHASE), "dataset": dataset,
                          "arch": arch, "objective": objective, "trial": trial, "metric": metric,
                          "seeds": len(group), "diverged": len(group) - len(values),
                          "mean": float(values.mean()) if len(values) else np.nan, "low": float(low), "high": float(high)})
-            seeds_of.append((raw, float(level.iloc[0]) if len(level) else np.nan))
+            seeds_of.append(raw)
     columns = ["experiment", "phase", "dataset", "arch", "objective", "trial", "metric", "seeds", "diverged", "mean",
                "low", "high", "rank"]
     table = pd.DataFrame(rows, columns=columns[:-1])
     if table.empty:
         return pd.DataFrame(columns=columns)
-    cell = ["experiment", "phase", "dataset", "arch"]
-    lower = table["metric"].map(lower_is_better).to_numpy()
     scores = np.full(len(table), np.nan)
-    for _, index in table.groupby(cell).groups.items():
+    # a diverged seed is filled over both phases of a cell, as the ranking claim fills it
+    for (_, dataset, arch), index in table.groupby(["experiment", "dataset", "arch"]).groups.items():
         index = list(index)
-        completed = np.concatenate([seeds_of[i][0][np.isfinite(seeds_of[i][0])] for i in index])
-        worst_completed = (completed.max() if lower[index[0]] else completed.min()) if len(completed) else np.nan
+        metric = table.loc[index[0], "metric"]
+        lower = lower_is_better(metric)
+        level = constant_level(runs[(runs["dataset"] == dataset) & (runs["arch"] == arch)], metric)
+        fill = diverged_value(level, np.concatenate([seeds_of[i] for i in index]), lower)
         for i in index:
-            raw, level = seeds_of[i]
-            fill = level if np.isfinite(level) else worst_completed
-            filled = np.where(np.isfinite(raw), raw, fill)
-            scores[i] = (1.0 if lower[i] else -1.0) * float(np.mean(filled)) if np.isfinite(filled).all() else np.inf
+            filled = np.where(np.isfinite(seeds_of[i]), seeds_of[i], np.inf if fill is None else fill)
+            scores[i] = (1.0 if lower else -1.0) * float(np.mean(filled)) if np.isfinite(filled).all() else np.inf
+    cell = ["experiment", "phase", "dataset", "arch"]
     table["rank"] = pd.Series(scores).groupby([table[c] for c in cell]).rank(method="min").astype(int)
     return table

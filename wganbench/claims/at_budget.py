@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..search import DEFAULTS_SUFFIX, RERUN_SUFFIX, base_objective
 from ..study import best_of_k_weights, expected_best_of_k
-from ..study_tables import trial_values, worst_of
+from ..study_tables import constant_level, diverged_value, trial_values, worst_of
 from .rules import CONTRADICTED, INCONCLUSIVE, MIN_SEEDS, REPRODUCED, RULES, Evidence, Tables, not_run, side_of
 
 
@@ -183,19 +183,12 @@ def _seed_values(spec: dict[str, Any], tables: Tables, experiment: str) -> dict[
 
 
 def fill_diverged(spec: dict[str, Any], tables: Tables, phases: list[dict[str, np.ndarray]]) -> float | None:
-    """What a seed that diverged or failed counts as: the constant generator's level on the metric
-    (it found nothing), else the worst completed seed of the cell in either phase (as `worst_of`
-    does for trials); None when no seed completed."""
+    """`diverged_value` for the ranking claim's cell: the constant level, else the worst completed
+    seed in either phase."""
     runs = tables.runs
     cell = runs[(runs["dataset"] == spec["dataset"]) & (runs["arch"] == spec["arch"])] if not runs.empty else runs
-    same = cell[cell["outcome_metric"] == spec["metric"]] if "outcome_metric" in cell else cell.iloc[0:0]
-    level = same["level_constant"].dropna() if "level_constant" in same else pd.Series(dtype=float)
-    if len(level):
-        return float(level.iloc[0])
-    finite = np.concatenate([v[np.isfinite(v)] for phase in phases for v in phase.values()] or [np.array([])])
-    if not len(finite):
-        return None
-    return float(finite.max() if spec["lower_is_better"] else finite.min())
+    completed = np.concatenate([v for phase in phases for v in phase.values()] or [np.array([])])
+    return diverged_value(constant_level(cell, spec["metric"]), completed, bool(spec["lower_is_better"]))
 
 
 def reversals_of_means(own_mean: np.ndarray, tuned_mean: np.ndarray, lower: bool) -> np.ndarray:

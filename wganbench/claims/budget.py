@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..outcomes import (DIVERGED, FAILED, LEARNED, NOT_EVALUATED, NOT_LEARNED, OUTCOME_METRICS, PROGRESS_METRICS,
-                        Threshold)
+from ..outcomes import (DIVERGED, DIVERSITY_METRICS, FAILED, NOT_EVALUATED, OUTCOME_METRICS, PROGRESS_METRICS,
+                        Threshold, judged, metric_named)
 from ..aggregate import metric_columns
 from ..trend import TrendRule, trend, with_trend
 from .catalogue import Claim
@@ -28,19 +28,6 @@ from .rules import NOT_RUN, Tables
 from .verdicts import decide
 
 RUN_KEYS = ["experiment", "dataset", "objective", "arch", "seed"]
-
-
-def _learned(metric: str, value: float, threshold: float, diversity: float, diversity_threshold: float) -> str:
-    spec = next((m for m in OUTCOME_METRICS.values() if m.name == metric), None)
-    if spec is None or not math.isfinite(threshold):
-        return NOT_EVALUATED
-    if not math.isfinite(value):
-        return NOT_EVALUATED
-    if not spec.learned(value, threshold):
-        return NOT_LEARNED
-    if math.isfinite(diversity_threshold) and math.isfinite(diversity) and not diversity > diversity_threshold:
-        return NOT_LEARNED
-    return LEARNED
 
 
 def runs_as_of(runs: pd.DataFrame, snapshots: pd.DataFrame, iteration: int, rule: TrendRule) -> pd.DataFrame:
@@ -78,18 +65,20 @@ def _outcome_as_of(row: dict, points: pd.DataFrame, rule: TrendRule) -> tuple[st
     metric = row.get("outcome_metric")
     if not isinstance(metric, str) or "level_real" not in row:
         return NOT_EVALUATED, math.nan, None
-    diversity_metric = row.get("diversity_metric")
-    diversity = float(row.get(diversity_metric, math.nan)) if isinstance(diversity_metric, str) else math.nan
-    found = _learned(metric, float(row.get(metric, math.nan)), float(row.get("outcome_threshold", math.nan)),
-                     diversity, float(row.get("diversity_threshold", math.nan)))
+    spec, threshold = metric_named(OUTCOME_METRICS, metric), float(row.get("outcome_threshold", math.nan))
+    if spec is None or not math.isfinite(threshold):
+        return NOT_EVALUATED, math.nan, None
+    diversity_name = row.get("diversity_metric")
+    diversity = float(row.get(diversity_name, math.nan)) if isinstance(diversity_name, str) else math.nan
+    found, _ = judged(spec, float(row.get(metric, math.nan)), threshold, metric_named(DIVERSITY_METRICS, diversity_name),
+                      diversity, float(row.get("diversity_threshold", math.nan)))
     if found == NOT_EVALUATED:
         return found, math.nan, None
     progress = row.get("progress_metric")
     if isinstance(progress, str):  # the trend's own curve (W1 on 2-D data): wganbench.outcomes
-        spec = next(m for m in PROGRESS_METRICS.values() if m.name == progress)
-        curve = Threshold(spec, float(row["progress_real"]), float(row["progress_constant"]))
+        curve = Threshold(metric_named(PROGRESS_METRICS, progress), float(row["progress_real"]),
+                          float(row["progress_constant"]))
     else:
-        spec = next(m for m in OUTCOME_METRICS.values() if m.name == metric)
         curve = Threshold(spec, float(row["level_real"]), float(row["level_constant"]))
     points = points[points["variable"] == curve.metric.name]
     shape = trend(points["iteration"].to_numpy(), points["value"].to_numpy(), curve, rule)
