@@ -159,6 +159,14 @@ def scale_of(claim: Claim, runs: pd.DataFrame) -> str:
 VERDICT_CODES = {"reproduced": 0, "contradicted": 1, "inconclusive": 2, "not run here": 3}
 
 
+def iteration_edges(iterations: np.ndarray) -> np.ndarray:
+    """Cell edges on the iteration axis: the grid read at snapshot t holds until the next snapshot, so
+    each cell spans [t, next t); the last one gets the width of the one before it."""
+    iterations = np.sort(np.asarray(iterations, dtype=float))
+    last_width = iterations[-1] - iterations[-2] if len(iterations) > 1 else max(1.0, iterations[-1] * 0.05)
+    return np.append(iterations, iterations[-1] + last_width)
+
+
 def draw_over_budget(frame: pd.DataFrame, out: Path) -> Path:
     """claims x snapshot iterations, each cell coloured by the verdict the grid would give had it
     stopped there: a row that settles early holds up; one that changes at the end is a budget artifact."""
@@ -166,7 +174,7 @@ def draw_over_budget(frame: pd.DataFrame, out: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import seaborn as sns
+    import matplotlib.ticker
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
@@ -182,23 +190,28 @@ def draw_over_budget(frame: pd.DataFrame, out: Path) -> Path:
     else:
         grid = frame.assign(code=frame["verdict"].map(VERDICT_CODES)).pivot_table(
             index="claim", columns="iteration", values="code", aggfunc="first", sort=False)
-        columns = grid.shape[1]
-        fig, ax = plt.subplots(figsize=(min(15.0, max(6.0, 0.42 * columns + 4.5)), 0.38 * grid.shape[0] + 1.6))
-        sns.heatmap(grid, ax=ax, cmap=ListedColormap([COLOURS[v] for v in ORDER]), vmin=-0.5, vmax=3.5,
-                    cbar=False, linewidths=0.5 if columns <= 40 else 0, linecolor="white")
+        edges = iteration_edges(grid.columns.to_numpy(dtype=float))
+        fig, ax = plt.subplots(figsize=(13.0, 0.38 * grid.shape[0] + 1.6))
+        # a numeric iteration axis: cells with snapshots every 50 and every 100 iterations keep their true widths
+        ax.pcolormesh(edges, np.arange(grid.shape[0] + 1), np.ma.masked_invalid(grid.to_numpy(dtype=float)),
+                      cmap=ListedColormap([COLOURS[v] for v in ORDER]), vmin=-0.5, vmax=3.5,
+                      edgecolors="white" if grid.shape[1] <= 40 else "face", linewidth=0.3)
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set_ylim(grid.shape[0], 0)
+        ax.set_yticks(np.arange(grid.shape[0]) + 0.5, list(grid.index))
         # where the verdict is not (yet) significant, a dot shows the side the effect leans to: what
         # `settle` reads over the last 40% of a claim's snapshots
-        leans = frame[(frame["verdict"] == "inconclusive") & frame["leaning"].isin(["reproduced", "contradicted"])] \
-            if "leaning" in frame else frame.iloc[:0]
-        rows, cols = {c: i for i, c in enumerate(grid.index)}, {c: j for j, c in enumerate(grid.columns)}
+        leaning = frame["leaning"] if "leaning" in frame else pd.Series("", index=frame.index)
+        leans = frame[(frame["verdict"] == "inconclusive") & leaning.isin(["reproduced", "contradicted"])].assign(
+            leaning=leaning)
+        rows = {c: i for i, c in enumerate(grid.index)}
+        middle = dict(zip(grid.columns, (edges[:-1] + edges[1:]) / 2))
         for lean, colour in (("reproduced", "#1b7837"), ("contradicted", "#b2182b")):
             chosen = leans[leans["leaning"] == lean]
-            ax.scatter([cols[i] + 0.5 for i in chosen["iteration"]], [rows[c] + 0.5 for c in chosen["claim"]],
+            ax.scatter([middle[i] for i in chosen["iteration"]], [rows[c] + 0.5 for c in chosen["claim"]],
                        s=6, color=colour, marker="o", linewidths=0)
-        step = max(1, -(-columns // 24))
-        ax.set_xticks([j + 0.5 for j in range(0, columns, step)], [f"{grid.columns[j]:,}" for j in range(0, columns, step)])
+        ax.xaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
         ax.set_xlabel("generator iteration at which the grid is read")
-        ax.tick_params(axis="x", labelrotation=90 if columns > 12 else 0)
         ax.set_ylabel("")
         handles = [Patch(facecolor=COLOURS[v], edgecolor="grey", label=v) for v in ORDER]
         handles += [plt.Line2D([], [], color=c, marker="o", linestyle="", markersize=4, label=f"effect leans {v}")
