@@ -190,6 +190,7 @@ def draw_over_budget(frame: pd.DataFrame, out: Path) -> Path:
     else:
         grid = frame.assign(code=frame["verdict"].map(VERDICT_CODES)).pivot_table(
             index="claim", columns="iteration", values="code", aggfunc="first", sort=False)
+        grid = grid.reindex(columns=sorted(grid.columns))
         edges = iteration_edges(grid.columns.to_numpy(dtype=float))
         fig, ax = plt.subplots(figsize=(13.0, 0.38 * grid.shape[0] + 1.6))
         # a numeric iteration axis: cells with snapshots every 50 and every 100 iterations keep their true widths
@@ -202,12 +203,10 @@ def draw_over_budget(frame: pd.DataFrame, out: Path) -> Path:
         # where the verdict is not (yet) significant, a dot shows the side the effect leans to: what
         # `settle` reads over the last 40% of a claim's snapshots
         leaning = frame["leaning"] if "leaning" in frame else pd.Series("", index=frame.index)
-        leans = frame[(frame["verdict"] == "inconclusive") & leaning.isin(["reproduced", "contradicted"])].assign(
-            leaning=leaning)
         rows = {c: i for i, c in enumerate(grid.index)}
         middle = dict(zip(grid.columns, (edges[:-1] + edges[1:]) / 2))
         for lean, colour in (("reproduced", "#1b7837"), ("contradicted", "#b2182b")):
-            chosen = leans[leans["leaning"] == lean]
+            chosen = frame[(frame["verdict"] == "inconclusive") & (leaning == lean)]
             ax.scatter([middle[i] for i in chosen["iteration"]], [rows[c] + 0.5 for c in chosen["claim"]],
                        s=6, color=colour, marker="o", linewidths=0)
         ax.xaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
