@@ -238,6 +238,32 @@ def test_spread_at_budget_does_not_find_a_difference_in_noise(tmp_path) -> None:
         assert verdict.verdict != "reproduced", (trial, verdict.parts[0].effect, verdict.parts[0].ci_low)
 
 
+def test_pairwise_decision_adjusts_the_some_pair_bound_over_the_pairs(tmp_path) -> None:
+    """30 ordered pairs, one of them 2.2 SD above the margin: its plain 95% lower bound clears the
+    margin, the Bonferroni-adjusted one (tail / 30) does not, so "some pair is above" stays open, with
+    p = 30 x P(Z < -2.2) ~ 0.42; 4 SD above clears both. "Every pair below" uses the plain level."""
+    from scipy import stats
+
+    from wganbench.claims.at_budget import pairwise_decision
+    from wganbench.claims.rules import Tables
+
+    tables = Tables(None, None, tmp_path, confidence=0.95, resamples=400, seed=0)
+    z = stats.norm.ppf((np.arange(20000) + 0.5) / 20000)  # exact normal quantiles as draws
+    others = np.tile(z[:, None] - 10.0, (1, 29))
+    for shift, expected in ((2.2, "inconclusive"), (4.0, "reproduced")):
+        draws = np.column_stack([1.0 + shift + z, others])
+        found = pairwise_decision(1.0 + shift, draws, 1.0, True, tables, "b", "n")
+        assert found.decision == expected
+        assert found.ci_low == pytest.approx(1.0 + shift + stats.norm.ppf(0.025 / 30), abs=0.02)
+        assert found.ci_high == pytest.approx(1.0 + shift + stats.norm.ppf(0.975), abs=0.02)
+    draws = np.column_stack([1.0 + 2.2 + z, others])
+    assert pairwise_decision(3.2, draws, 1.0, True, tables, "b", "n").p_for == pytest.approx(
+        30 * stats.norm.cdf(-2.2), rel=0.02)
+    # every pair below: the largest pair 2.2 SD below the margin is below at the plain level
+    below = np.column_stack([1.0 - 2.2 + z, others])
+    assert pairwise_decision(-1.2, below, 1.0, True, tables, "b", "n").decision == "contradicted"
+
+
 def test_bootstrap_best_of_k_equals_the_exact_expectation_on_each_resample() -> None:
     """The vectorised bootstrap against `expected_best_of_k` on the same resamples, diverged trials
     filled, in both metric directions."""
@@ -246,9 +272,10 @@ def test_bootstrap_best_of_k_equals_the_exact_expectation_on_each_resample() -> 
 
     values = np.array([3.0, np.nan, 7.5, 1.25, 9.0, 4.0, np.nan, 2.0])
     for lower, k in ((True, 1), (True, 3), (False, 2), (False, 8)):
-        fast = bootstrap_signed_best_of_k(values, k, lower, 20.0, 50, np.random.default_rng(5))
+        worst = 20.0 if lower else -5.0  # worse than every value, as `worst_of` fills
+        fast = bootstrap_signed_best_of_k(values, k, lower, worst, 50, np.random.default_rng(5))
         indices = np.random.default_rng(5).integers(0, len(values), size=(50, len(values)))
-        exact = [expected_best_of_k(values[row], k, lower, worst=20.0) for row in indices]
+        exact = [expected_best_of_k(values[row], k, lower, worst=worst) for row in indices]
         assert fast == pytest.approx([-e if lower else e for e in exact])
 
 

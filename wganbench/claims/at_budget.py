@@ -99,7 +99,7 @@ def bootstrap_signed_best_of_k(values: np.ndarray, k: int, lower: bool, worst: f
                                rng: np.random.Generator) -> np.ndarray:
     """``draws`` resamples (with replacement) of the trials -> each one's expected best of k, signed
     so that larger is better, at once (the same order-statistic weights as `expected_best_of_k`)."""
-    filled = np.where(np.isnan(values), worst, values)
+    filled = np.where(np.isfinite(values), values, worst)  # NaN or inf: the trial found nothing
     signed = -filled if lower else filled
     samples = signed[rng.integers(0, len(signed), size=(draws, len(signed)))]
     descending = -np.sort(-samples, axis=1)
@@ -125,6 +125,9 @@ def pairwise_decision(effect: float, draws: np.ndarray, margin: float, at_least:
     Some pair above: its lower bound at a Bonferroni-adjusted level over the pairs; every pair below:
     each pair's upper bound at the plain level (an intersection-union test needs no adjustment)."""
     pairs, tail = draws.shape[1], (1 - tables.confidence) / 2
+    if not np.isfinite(effect) or not np.isfinite(draws).all():
+        return Evidence(INCONCLUSIVE, effect, threshold=bound, n=n_text, sampled=True,
+                        reason="cells missing: a value that is not finite leaves no interval")
     low = float(np.max(np.quantile(draws, tail / pairs, axis=0)))
     high = float(np.max(np.quantile(draws, 1 - tail, axis=0)))
     above = (1 + np.sum(draws <= margin, axis=0)) / (1 + len(draws))  # per pair: p that it is not above
@@ -182,12 +185,13 @@ def _seed_values(spec: dict[str, Any], tables: Tables, experiment: str) -> dict[
     return found
 
 
-def fill_diverged(spec: dict[str, Any], tables: Tables, phases: list[dict[str, np.ndarray]]) -> float | None:
+def fill_diverged(spec: dict[str, Any], tables: Tables, experiments: list[str]) -> float | None:
     """`diverged_value` for the ranking claim's cell: the constant level, else the worst completed
-    seed in either phase."""
+    seed of any objective in either phase (the rows `rerun_table` ranks)."""
     runs = tables.runs
     cell = runs[(runs["dataset"] == spec["dataset"]) & (runs["arch"] == spec["arch"])] if not runs.empty else runs
-    completed = np.concatenate([v for phase in phases for v in phase.values()] or [np.array([])])
+    reruns = cell[cell["experiment"].isin(experiments) & (cell["status"] == "completed")] if len(cell) else cell
+    completed = reruns[spec["metric"]].to_numpy(dtype=float) if spec["metric"] in reruns else np.array([])
     return diverged_value(constant_level(cell, spec["metric"]), completed, bool(spec["lower_is_better"]))
 
 
@@ -264,7 +268,7 @@ def ranking_differs(spec: dict[str, Any], tables: Tables) -> Evidence:
         why = f"no reruns of {', '.join(missing)}" if missing else f"fewer than {minimum} seeds of {', '.join(few)}"
         return Evidence(INCONCLUSIVE, threshold=bound, n=f"{len(spec['objectives'])} objectives", sampled=True,
                         reason=f"cells missing: {why}")
-    worst = fill_diverged(spec, tables, [own, tuned])
+    worst = fill_diverged(spec, tables, [own_name, tuned_name])
     if worst is None:
         return Evidence(INCONCLUSIVE, threshold=bound, sampled=True, reason="cells missing: no rerun seed completed")
     diverged = sum(int((~np.isfinite(v)).sum()) for phase in (own, tuned) for v in phase.values())
