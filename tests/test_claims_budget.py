@@ -166,3 +166,23 @@ def test_a_claim_is_settled_over_its_own_cells_snapshots(tmp_path: Path) -> None
     assert frame["iteration"].max() == 1000  # no rows past the claim's own runs
     (verdict,) = settled([claim("mid")], runs, curves, tmp_path)
     assert verdict.verdict == "inconclusive" and "iteration 700 of 1,000" in verdict.reason
+
+
+def test_each_snapshot_is_decided_with_the_grids_resamples(tmp_path: Path, monkeypatch) -> None:
+    """The last snapshot must give the scorecard's verdict on the same values: a smaller resample count
+    raises the p-value floor, and a five-part claim on the 16-trial study read contradicted in the
+    scorecard but inconclusive at its last snapshot when snapshots used 500 resamples."""
+    import wganbench.claims.budget as budget
+
+    runs, curves = grid({"late": LATE, "early": EARLY})
+    seen: list[int] = []
+    real_decide = budget.decide
+
+    def spy(claims, tables, alpha):
+        seen.append(tables.resamples)
+        return real_decide(claims, tables, alpha)
+
+    monkeypatch.setattr(budget, "decide", spy)
+    tables = Tables(runs, curves, tmp_path, confidence=0.9, resamples=3000, seed=0)
+    verdicts_over_budget([claim("late")], tables, 0.05, TrendRule())
+    assert seen and set(seen) == {3000}

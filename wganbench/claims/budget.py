@@ -86,9 +86,11 @@ def _outcome_as_of(row: dict, points: pd.DataFrame, rule: TrendRule) -> tuple[st
     return result, needed, label
 
 
-def verdicts_over_budget(claims: list[Claim], tables: Tables, alpha: float, rule: TrendRule,
-                         resamples: int = 500) -> pd.DataFrame:
-    """claim x snapshot iteration -> verdict, for the claims that read runs (sampled rules)."""
+def verdicts_over_budget(claims: list[Claim], tables: Tables, alpha: float, rule: TrendRule) -> pd.DataFrame:
+    """claim x snapshot iteration -> verdict, for the claims that read runs (sampled rules). Each
+    snapshot is decided with the grid's own bootstrap resamples: with fewer, a p-value's floor
+    (1 / (resamples + 1), times the parts of an all_of claim) can keep the last snapshot short of the
+    scorecard's verdict on the same values."""
     sampled = [c for c in claims if any("experiment" in part for part in c.parts)]
     columns = ["claim", "iteration", "verdict", "leaning", "effect"]
     if not sampled or tables.curves.empty or tables.runs.empty:
@@ -98,8 +100,7 @@ def verdicts_over_budget(claims: list[Claim], tables: Tables, alpha: float, rule
     rows = []
     for iteration in sorted(snapshots["iteration"].unique()):
         runs = runs_as_of(tables.runs, snapshots, int(iteration), rule)
-        cut = replace(tables, runs=runs, curves=tables.curves[tables.curves["iteration"] <= iteration],
-                      resamples=resamples)
+        cut = replace(tables, runs=runs, curves=tables.curves[tables.curves["iteration"] <= iteration])
         for verdict in decide(sampled, cut, alpha):
             if last[verdict.claim.id] is None or iteration > last[verdict.claim.id] or verdict.verdict == NOT_RUN:
                 continue  # past the end of this claim's own runs (another experiment trains longer), or none
