@@ -69,6 +69,16 @@ def diverged_value(level: float | None, completed: np.ndarray, lower: bool) -> f
     return float(completed.max() if lower else completed.min())
 
 
+def rerun_fill(runs: pd.DataFrame, experiments: list[str], dataset: str, arch: str, metric: str,
+               lower: bool) -> float | None:
+    """`diverged_value` for a rerun cell: the constant level, else the worst completed seed of any
+    objective in the rerun experiments (both phases), which the rerun rank and the ranking claim share."""
+    cell = runs[(runs["dataset"] == dataset) & (runs["arch"] == arch)] if len(runs) else runs
+    reruns = cell[cell["experiment"].isin(experiments) & (cell["status"] == "completed")] if len(cell) else cell
+    completed = reruns[metric].to_numpy(dtype=float) if metric in reruns else np.array([])
+    return diverged_value(constant_level(cell, metric), completed, lower)
+
+
 def worst_of(trials: pd.DataFrame) -> float | None:
     """`diverged_value` for one cell's trials (rows of `trial_values`)."""
     if not len(trials):
@@ -192,8 +202,8 @@ def rerun_table(runs: pd.DataFrame, reruns: dict[str, str], metrics: dict[str, s
     """Trials trained again with more seeds: each objective's best trial (the protocol's last phase)
     and, where the study asks, its own setting. Per phase and cell: the mean metric of the completed
     seeds with a percentile bootstrap interval, how many seeds diverged, and the objective's rank
-    (1 = best) by its mean with diverged seeds counted as `diverged_value` says (the cell's worst
-    completed seed taken over both phases), as the ranking claim counts them."""
+    (1 = best) by its mean with diverged seeds counted as `rerun_fill` says, as the ranking claim
+    counts them."""
     rows, seeds_of = [], []
     rng = np.random.default_rng(seed)
     tail = (1 - confidence) / 2
@@ -221,13 +231,11 @@ def rerun_table(runs: pd.DataFrame, reruns: dict[str, str], metrics: dict[str, s
     if table.empty:
         return pd.DataFrame(columns=columns)
     scores = np.full(len(table), np.nan)
-    # a diverged seed is filled over both phases of a cell, as the ranking claim fills it
-    for (_, dataset, arch), index in table.groupby(["experiment", "dataset", "arch"]).groups.items():
-        index = list(index)
+    for (searched, dataset, arch), index in table.groupby(["experiment", "dataset", "arch"]).groups.items():
         metric = table.loc[index[0], "metric"]
         lower = lower_is_better(metric)
-        level = constant_level(runs[(runs["dataset"] == dataset) & (runs["arch"] == arch)], metric)
-        fill = diverged_value(level, np.concatenate([seeds_of[i] for i in index]), lower)
+        phases = [rerun for rerun, name in reruns.items() if name == searched]
+        fill = rerun_fill(runs, phases, dataset, arch, metric, lower)
         for i in index:
             filled = np.where(np.isfinite(seeds_of[i]), seeds_of[i], np.inf if fill is None else fill)
             scores[i] = (1.0 if lower else -1.0) * float(np.mean(filled)) if np.isfinite(filled).all() else np.inf

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..search import DEFAULTS_SUFFIX, RERUN_SUFFIX, base_objective
 from ..study import best_of_k_weights, expected_best_of_k
-from ..study_tables import constant_level, diverged_value, trial_values, worst_of
+from ..study_tables import rerun_fill, trial_values, worst_of
 from .rules import CONTRADICTED, INCONCLUSIVE, MIN_SEEDS, REPRODUCED, RULES, Evidence, Tables, not_run, side_of
 
 
@@ -172,7 +172,7 @@ def spread_at_budget(spec: dict[str, Any], tables: Tables) -> Evidence:
 
 def _seed_values(spec: dict[str, Any], tables: Tables, experiment: str) -> dict[str, np.ndarray]:
     """Objective -> its seeds' metric values in one rerun experiment's cell; NaN where a seed diverged
-    or failed (`fill_diverged` decides what that counts as)."""
+    or failed (`study_tables.rerun_fill` decides what that counts as)."""
     runs = tables.runs
     if runs.empty:
         return {}
@@ -183,16 +183,6 @@ def _seed_values(spec: dict[str, Any], tables: Tables, experiment: str) -> dict[
         if objective in spec["objectives"] and spec["metric"] in group:
             found[objective] = group[spec["metric"]].astype(float).where(group["status"] == "completed").to_numpy()
     return found
-
-
-def fill_diverged(spec: dict[str, Any], tables: Tables, experiments: list[str]) -> float | None:
-    """`diverged_value` for the ranking claim's cell: the constant level, else the worst completed
-    seed of any objective in either phase (the rows `rerun_table` ranks)."""
-    runs = tables.runs
-    cell = runs[(runs["dataset"] == spec["dataset"]) & (runs["arch"] == spec["arch"])] if not runs.empty else runs
-    reruns = cell[cell["experiment"].isin(experiments) & (cell["status"] == "completed")] if len(cell) else cell
-    completed = reruns[spec["metric"]].to_numpy(dtype=float) if spec["metric"] in reruns else np.array([])
-    return diverged_value(constant_level(cell, spec["metric"]), completed, bool(spec["lower_is_better"]))
 
 
 def reversals_of_means(own_mean: np.ndarray, tuned_mean: np.ndarray, lower: bool) -> np.ndarray:
@@ -268,7 +258,8 @@ def ranking_differs(spec: dict[str, Any], tables: Tables) -> Evidence:
         why = f"no reruns of {', '.join(missing)}" if missing else f"fewer than {minimum} seeds of {', '.join(few)}"
         return Evidence(INCONCLUSIVE, threshold=bound, n=f"{len(spec['objectives'])} objectives", sampled=True,
                         reason=f"cells missing: {why}")
-    worst = fill_diverged(spec, tables, [own_name, tuned_name])
+    worst = rerun_fill(tables.runs, [own_name, tuned_name], spec["dataset"], spec["arch"], spec["metric"],
+                       bool(spec["lower_is_better"]))
     if worst is None:
         return Evidence(INCONCLUSIVE, threshold=bound, sampled=True, reason="cells missing: no rerun seed completed")
     diverged = sum(int((~np.isfinite(v)).sum()) for phase in (own, tuned) for v in phase.values())
